@@ -1,0 +1,34 @@
+"""edge-bodypix: BodyPix 2.0 person and body-part segmentation on embedded hardware.
+
+Images are numpy arrays of shape HxWx3, dtype uint8, in RGB order (convert
+OpenCV's BGR frames with `cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)`).
+
+    import edge_bodypix
+    net = edge_bodypix.load()
+    person = net.segment_person(rgb_image)       # person.data: HxW uint8, 1 = person
+    parts = net.segment_person_parts(rgb_image)  # parts.data: HxW int32, 0..23 or -1
+"""
+
+from .bodypix import BodyPix, ModelInfo, Timings, load
+from .errors import (
+    AcceleratorUnavailableError,
+    BackendUnavailableError,
+    EdgeBodyPixError,
+    FetchError,
+    InvalidParameterError,
+    ModelFormatError,
+    ModelNotFoundError,
+)
+from .parts import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_PARTS, PART_CHANNELS, RAINBOW
+from .results import Keypoint, PartSegmentation, PersonSegmentation, Pose
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "BodyPix", "ModelInfo", "Timings",
+    "PersonSegmentation", "PartSegmentation", "Pose", "Keypoint",
+    "PART_CHANNELS", "KEYPOINT_NAMES", "NUM_PARTS", "NUM_KEYPOINTS", "RAINBOW",
+    "EdgeBodyPixError", "InvalidParameterError", "ModelNotFoundError", "ModelFormatError",
+    "AcceleratorUnavailableError", "BackendUnavailableError", "FetchError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Pure functions over arrays: geometry, pre-processing and post-processing (no I/O, no interpreter)."""

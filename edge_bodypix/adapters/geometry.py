@@ -1,0 +1,221 @@
+"""Sizes, padding and interpolation maps between an image, the model input and the output grid.
+
+Pure functions ported from body-pix 2.2.1 `util.ts`; every map is built once
+per (image size, input size) and reused for all frames of that geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Real
+from typing import Tuple, Union
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+
+InternalResolution = Union[str, float]
+
+#: body-pix's named internal resolutions (`INTERNAL_RESOLUTION_PERCENTAGES`).
+INTERNAL_RESOLUTIONS = {"low": 0.25, "medium": 0.5, "high": 0.75, "full": 1.0}
+MIN_INTERNAL_RESOLUTION = 0.1
+MAX_INTERNAL_RESOLUTION = 2.0
+VALID_OUTPUT_STRIDES = (8, 16, 32)
+
+
+def internal_resolution_fraction(internal_resolution: InternalResolution) -> float:
+    """Fraction of the image size fed to the model (body-pix `toInternalResolutionPercentage`)."""
+    if isinstance(internal_resolution, str):
+        try:
+            return INTERNAL_RESOLUTIONS[internal_resolution]
+        except KeyError:
+            raise InvalidParameterError(
+                f"internal_resolution {internal_resolution!r} is not one of "
+                f"{', '.join(INTERNAL_RESOLUTIONS)} or a number in "
+                f"[{MIN_INTERNAL_RESOLUTION}, {MAX_INTERNAL_RESOLUTION}]"
+            ) from None
+    if isinstance(internal_resolution, bool) or not isinstance(internal_resolution, Real):
+        raise InvalidParameterError(
+            f"internal_resolution must be a string or a number, got {internal_resolution!r}"
+        )
+    value = float(internal_resolution)
+    if not MIN_INTERNAL_RESOLUTION <= value <= MAX_INTERNAL_RESOLUTION:
+        raise InvalidParameterError(
+            f"internal_resolution {internal_resolution!r} is outside "
+            f"[{MIN_INTERNAL_RESOLUTION}, {MAX_INTERNAL_RESOLUTION}]"
+        )
+    return value
+
+
+def to_valid_input_resolution(size: float, output_stride: int) -> int:
+    """Nearest size of the form k * stride + 1 at or below `size` (body-pix `toValidInputResolution`)."""
+    if (size - 1) % output_stride == 0:
+        return int(size)
+    return int(np.floor(size / output_stride)) * output_stride + 1
+
+
+def input_resolution(
+    image_size: Tuple[int, int], internal_resolution: InternalResolution, output_stride: int
+) -> Tuple[int, int]:
+    """Model input (height, width) for an image (body-pix `toInputResolutionHeightAndWidth`)."""
+    fraction = internal_resolution_fraction(internal_resolution)
+    height, width = image_size
+    return (
+        to_valid_input_resolution(height * fraction, output_stride),
+        to_valid_input_resolution(width * fraction, output_stride),
+    )
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Zero padding added around the original image, in original pixels."""
+
+    top: int = 0
+    bottom: int = 0
+    left: int = 0
+    right: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.top or self.bottom or self.left or self.right)
+
+
+def js_round(value: float) -> int:
+    """JavaScript's Math.round (halves go up), which body-pix's padding uses."""
+    return int(np.floor(value + 0.5))
+
+
+def padding_for_aspect(image_size: Tuple[int, int], target_size: Tuple[int, int]) -> Padding:
+    """Symmetric padding that gives the image the target's aspect ratio (body-pix `padAndResizeTo`)."""
+    height, width = image_size
+    target_height, target_width = target_size
+    target_aspect = target_width / target_height
+    aspect = width / height
+    if aspect < target_aspect:
+        pad = js_round(0.5 * (target_aspect * height - width))
+        return Padding(left=pad, right=pad)
+    pad = js_round(0.5 * ((1.0 / target_aspect) * width - height))
+    return Padding(top=pad, bottom=pad)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How one image size maps onto one model input size and its output grid."""
+
+    image_size: Tuple[int, int]
+    input_size: Tuple[int, int]
+    grid_size: Tuple[int, int]
+    padding: Padding
+
+    @classmethod
+    def build(
+        cls, image_size: Tuple[int, int], input_size: Tuple[int, int], grid_size: Tuple[int, int]
+    ) -> "Geometry":
+        return cls(
+            image_size=(int(image_size[0]), int(image_size[1])),
+            input_size=(int(input_size[0]), int(input_size[1])),
+            grid_size=(int(grid_size[0]), int(grid_size[1])),
+            padding=padding_for_aspect(image_size, input_size),
+        )
+
+    @property
+    def padded_size(self) -> Tuple[int, int]:
+        """Size of the padded original image, before it is resized to the input size."""
+        p = self.padding
+        return (self.image_size[0] + p.top + p.bottom, self.image_size[1] + p.left + p.right)
+
+    def input_affine(self) -> np.ndarray:
+        """2x3 map from input pixels to original-image pixels for `cv2.warpAffine(WARP_INVERSE_MAP)`.
+
+        `tf.image.resizeBilinear` without align-corners or half-pixel centres samples
+        the padded image at `dst * padded / input`; the padding shifts that by the pad.
+        """
+        padded_h, padded_w = self.padded_size
+        in_h, in_w = self.input_size
+        return np.array(
+            [
+                [padded_w / in_w, 0.0, -float(self.padding.left)],
+                [0.0, padded_h / in_h, -float(self.padding.top)],
+            ],
+            dtype=np.float64,
+        )
+
+    def grid_to_image_rows(self) -> np.ndarray:
+        """(H x h) linear map from grid rows to image rows (see `grid_to_image_matrix`)."""
+        p = self.padding
+        return grid_to_image_matrix(
+            self.image_size[0], self.input_size[0], self.grid_size[0], p.top, p.bottom
+        )
+
+    def grid_to_image_cols(self) -> np.ndarray:
+        """(W x w) linear map from grid columns to image columns."""
+        p = self.padding
+        return grid_to_image_matrix(
+            self.image_size[1], self.input_size[1], self.grid_size[1], p.left, p.right
+        )
+
+    def image_to_grid_coords(self, axis: int) -> np.ndarray:
+        """Grid coordinate (fractional) that each image row (axis 0) or column (axis 1) samples."""
+        p = self.padding
+        pads = (p.top, p.bottom) if axis == 0 else (p.left, p.right)
+        source = crop_source_coords(self.image_size[axis], self.input_size[axis], *pads)
+        return source * align_corners_scale(self.input_size[axis], self.grid_size[axis])
+
+
+def align_corners_scale(n_out: int, n_in: int) -> float:
+    """Source step of `resizeBilinear(..., alignCorners=true)` from n_in to n_out samples."""
+    return (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+
+
+def _neighbours(source: np.ndarray, n_in: int):
+    """Lower and upper neighbour indices and the weight of the upper one, clamped like TensorFlow."""
+    source = np.clip(np.asarray(source, dtype=np.float64), 0.0, n_in - 1)
+    low = np.floor(source).astype(np.intp)
+    high = np.minimum(low + 1, n_in - 1)
+    return low, high, (source - low)[:, None]
+
+
+def linear_interpolation_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
+    """(len(source) x n_in) matrix sampling a 1-D signal at fractional `source` positions.
+
+    Positions are clamped to [0, n_in - 1], as TensorFlow's bilinear kernels clamp
+    their neighbour indices.
+    """
+    low, high, frac = _neighbours(source, n_in)
+    identity = np.eye(n_in, dtype=np.float64)
+    return identity[low] * (1.0 - frac) + identity[high] * frac
+
+
+def align_corners_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """(n_out x n_in) matrix of `tf.image.resizeBilinear(..., alignCorners=true)` along one axis."""
+    return linear_interpolation_matrix(np.arange(n_out) * align_corners_scale(n_out, n_in), n_in)
+
+
+def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: int) -> np.ndarray:
+    """Input-tensor coordinate sampled for each original pixel by body-pix `removePaddingAndResizeBack`.
+
+    That function calls `tf.image.cropAndResize` with the box
+    [pad / (n + pads - 1), (pad + n - 1) / (n + pads - 1)] on the input-sized
+    tensor and an output of the original size n.
+    """
+    denom = n_image + pad_before + pad_after - 1.0
+    start = pad_before / denom
+    end = (pad_before + n_image - 1.0) / denom
+    if n_image > 1:
+        step = (end - start) * (n_input - 1) / (n_image - 1)
+        return start * (n_input - 1) + np.arange(n_image) * step
+    return np.array([0.5 * (start + end) * (n_input - 1)])
+
+
+def grid_to_image_matrix(
+    n_image: int, n_input: int, n_grid: int, pad_before: int, pad_after: int
+) -> np.ndarray:
+    """(n_image x n_grid) composition of body-pix's two resizes along one axis.
+
+    `scaleAndCropToInputTensorShape` first resizes the grid to the input size with
+    align-corners, then crops the padding and resizes to the original size; both
+    steps are linear, so they compose into one matrix built once per geometry.
+    """
+    upsample = align_corners_matrix(n_input, n_grid)
+    low, high, frac = _neighbours(crop_source_coords(n_image, n_input, pad_before, pad_after), n_input)
+    return upsample[low] * (1.0 - frac) + upsample[high] * frac

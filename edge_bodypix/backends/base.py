@@ -1,0 +1,40 @@
+"""The interface every inference backend implements."""
+
+from __future__ import annotations
+
+import abc
+from typing import Dict, Iterable, Optional, Tuple
+
+import numpy as np
+
+RawOutputs = Dict[str, np.ndarray]
+
+
+class Backend(abc.ABC):
+    """Runs one BodyPix network on NHWC input and returns float32 (h, w, c) outputs by role."""
+
+    #: Name of the library and device, e.g. "ai_edge_litert 2.3.0 (CPU)".
+    description: str = ""
+    #: Input dtype and (scale, zero point); (0.0, 0) for float inputs.
+    input_dtype: np.dtype
+    input_quantisation: Tuple[float, int]
+    #: Roles this backend's model provides.
+    roles: Tuple[str, ...]
+
+    @property
+    @abc.abstractmethod
+    def resizable(self) -> bool:
+        """False when the input size is fixed (Edge TPU models)."""
+
+    @property
+    @abc.abstractmethod
+    def input_size(self) -> Tuple[int, int]:
+        """Current input (height, width)."""
+
+    @abc.abstractmethod
+    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+        """Output grid (height, width) for an input size, resizing the model if needed."""
+
+    @abc.abstractmethod
+    def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
+        """Run on one HxWx3 input tensor (already normalised and quantised); dequantised outputs."""

@@ -1,0 +1,299 @@
+"""`load()` and the `BodyPix` object: body-pix 2.0's API over a TFLite model.
+
+Ports body-pix `BodyPix.segmentPerson` and `segmentPersonParts`
+(`body_pix_model.ts`): same parameters, defaults and results, with images as
+numpy HxWx3 uint8 RGB arrays instead of browser elements.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .adapters.geometry import Geometry, InternalResolution, input_resolution
+from .adapters.preprocess import apply_lookup_table, check_image, input_lookup_table, pad_and_resize
+from .adapters.segmentation import SegmentationMaps, part_map, person_mask
+from .backends.base import Backend, RawOutputs
+from .errors import InvalidParameterError, ModelFormatError
+from .results import PartSegmentation, PersonSegmentation
+
+#: Part ids are decided on a grid this many times finer than the output grid
+#: (stride 16 at "medium": every 2nd input pixel). See `adapters.segmentation`.
+DEFAULT_PART_FACTOR = 8
+_PLAN_CACHE_SIZE = 8
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent in the last call, split as the CLI and benchmarks report them."""
+
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.preprocess_ms + self.inference_ms + self.postprocess_ms
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime knows about the loaded network."""
+
+    name: str
+    path: str
+    architecture: str
+    multiplier: float
+    output_stride: int
+    quantisation: str
+    normalisation: str
+    backend: str
+
+
+@dataclass
+class _FramePlan:
+    """Everything that depends only on (image size, input size): maps and buffers."""
+
+    geometry: Geometry
+    maps: SegmentationMaps
+    resized: np.ndarray
+    tensor: np.ndarray
+
+
+def check_segmentation_config(
+    segmentation_threshold: float, max_detections: int, score_threshold: float, nms_radius: float
+) -> None:
+    """body-pix `validatePersonInferenceConfig`, with the parameter names of this API."""
+    def number(name: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+        return float(value)
+
+    if not 0.0 <= number("segmentation_threshold", segmentation_threshold) <= 1.0:
+        raise InvalidParameterError(f"segmentation_threshold {segmentation_threshold!r} is outside [0, 1]")
+    if isinstance(max_detections, bool) or not isinstance(max_detections, Integral) or max_detections <= 0:
+        raise InvalidParameterError(f"max_detections {max_detections!r} must be a whole number > 0")
+    if not 0.0 <= number("score_threshold", score_threshold) <= 1.0:
+        raise InvalidParameterError(f"score_threshold {score_threshold!r} is outside [0, 1]")
+    if number("nms_radius", nms_radius) <= 0:
+        raise InvalidParameterError(f"nms_radius {nms_radius!r} must be > 0")
+
+
+class BodyPix:
+    """A loaded BodyPix network. Not thread-safe: use one object per thread."""
+
+    def __init__(self, backend: Backend, info: ModelInfo, part_factor: int = DEFAULT_PART_FACTOR):
+        if part_factor < 1:
+            raise InvalidParameterError(f"part_factor {part_factor!r} must be >= 1")
+        self.backend = backend
+        self.info = info
+        self.part_factor = int(part_factor)
+        self.last_timings = Timings()
+        self._lookup = input_lookup_table(info.normalisation, backend.input_dtype, backend.input_quantisation)
+        self._plans: "OrderedDict[Tuple[Tuple[int, int], Tuple[int, int]], _FramePlan]" = OrderedDict()
+
+    @property
+    def output_stride(self) -> int:
+        return self.info.output_stride
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (f"BodyPix({i.name}: {i.architecture} x{i.multiplier} stride {i.output_stride}, "
+                f"{i.quantisation}, {i.backend})")
+
+    # -- geometry -------------------------------------------------------------------------
+    def input_size_for(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> Tuple[int, int]:
+        """Model input size used for an image (fixed-size Edge TPU models always use their own)."""
+        size = input_resolution(image_size, internal_resolution, self.output_stride)
+        return size if self.backend.resizable else self.backend.input_size
+
+    def _plan(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> _FramePlan:
+        input_size = self.input_size_for(image_size, internal_resolution)
+        key = (image_size, input_size)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+            return plan
+        grid = self.backend.grid_size(input_size)
+        expected = tuple((s - 1) // self.output_stride + 1 for s in input_size)
+        if self.backend.resizable and grid != expected:
+            raise ModelFormatError(
+                f"{self.info.path}: input {input_size} gives a {grid} output grid, "
+                f"not {expected} as output stride {self.output_stride} implies"
+            )
+        geometry = Geometry.build(image_size, input_size, grid)
+        plan = _FramePlan(
+            geometry=geometry,
+            maps=SegmentationMaps.build(geometry, self.part_factor),
+            resized=np.empty((input_size[0], input_size[1], 3), dtype=np.uint8),
+            tensor=np.empty((input_size[0], input_size[1], 3), dtype=self._lookup.dtype),
+        )
+        self._plans[key] = plan
+        if len(self._plans) > _PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan
+
+    # -- pipeline -------------------------------------------------------------------------
+    def preprocess(self, image: np.ndarray, internal_resolution: InternalResolution = "medium") -> Tuple[_FramePlan, np.ndarray]:
+        """Padded, resized, normalised input tensor for an image (body-pix `padAndResizeTo`)."""
+        image = check_image(image)
+        plan = self._plan((image.shape[0], image.shape[1]), internal_resolution)
+        pad_and_resize(image, plan.geometry, out=plan.resized)
+        apply_lookup_table(plan.resized, self._lookup, out=plan.tensor)
+        return plan, plan.tensor
+
+    def infer(
+        self, image: np.ndarray, internal_resolution: InternalResolution = "medium",
+        roles: Optional[Iterable[str]] = None,
+    ) -> Tuple[_FramePlan, RawOutputs]:
+        """Run the network on an image; raw float32 outputs by role, plus the frame plan."""
+        start = time.perf_counter()
+        plan, tensor = self.preprocess(image, internal_resolution)
+        prepared = time.perf_counter()
+        outputs = self.backend.run(tensor, roles)
+        done = time.perf_counter()
+        self.last_timings = Timings((prepared - start) * 1e3, (done - prepared) * 1e3, 0.0)
+        return plan, outputs
+
+    def _finish(self, started: float) -> None:
+        self.last_timings.postprocess_ms = (time.perf_counter() - started) * 1e3
+
+    # -- body-pix API ---------------------------------------------------------------------
+    def segment_person(
+        self,
+        image: np.ndarray,
+        flip_horizontal: bool = False,
+        internal_resolution: InternalResolution = "medium",
+        segmentation_threshold: float = 0.7,
+        max_detections: int = 10,
+        score_threshold: float = 0.4,
+        nms_radius: float = 20,
+    ) -> PersonSegmentation:
+        """Person mask of an RGB image (body-pix `segmentPerson`).
+
+        `data` is 1 where the person score exceeds `segmentation_threshold`.
+        With `flip_horizontal` the mask is mirrored (body-pix 2.2.1 accepts the
+        flag but ignores it). `max_detections`, `score_threshold` and
+        `nms_radius` steer pose decoding, which fills `all_poses`.
+        """
+        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
+        plan, outputs = self.infer(image, internal_resolution, ("segments",))
+        started = time.perf_counter()
+        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
+        if flip_horizontal:
+            mask = np.ascontiguousarray(mask[:, ::-1])
+        height, width = plan.geometry.image_size
+        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=[])
+        self._finish(started)
+        return result
+
+    def segment_person_parts(
+        self,
+        image: np.ndarray,
+        flip_horizontal: bool = False,
+        internal_resolution: InternalResolution = "medium",
+        segmentation_threshold: float = 0.7,
+        max_detections: int = 10,
+        score_threshold: float = 0.4,
+        nms_radius: float = 20,
+    ) -> PartSegmentation:
+        """Body-part map of an RGB image (body-pix `segmentPersonParts`).
+
+        `data` holds part ids 0..23 (`PART_CHANNELS`) on person pixels, -1 elsewhere.
+        """
+        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
+        plan, outputs = self.infer(image, internal_resolution, ("segments", "part_heatmaps"))
+        started = time.perf_counter()
+        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
+        parts = part_map(outputs["part_heatmaps"], mask, plan.maps)
+        if flip_horizontal:
+            parts = np.ascontiguousarray(parts[:, ::-1])
+        height, width = plan.geometry.image_size
+        result = PartSegmentation(width=width, height=height, data=parts, all_poses=[])
+        self._finish(started)
+        return result
+
+
+def _measure_output_stride(backend: Backend, path: str) -> int:
+    """Output stride of a model whose metadata does not say, from its grid size."""
+    if backend.resizable:
+        probe = (257, 257)
+        grid = backend.grid_size(probe)
+    else:
+        probe = backend.input_size
+        grid = backend.grid_size(probe)
+    for stride in (8, 16, 32):
+        if grid[0] in ((probe[0] - 1) // stride + 1, -(-probe[0] // stride), probe[0] // stride + 1):
+            return stride
+    raise ModelFormatError(f"{path}: output grid {grid} for input {probe} matches no BodyPix output stride")
+
+
+def load(
+    architecture: str = "MobileNetV1",
+    output_stride: int = 16,
+    multiplier: float = 0.75,
+    quant_bytes: Optional[int] = None,
+    model: Optional[str] = None,
+    num_threads: Optional[int] = None,
+    models_dir: Optional[Sequence[str]] = None,
+    edgetpu_device: Optional[str] = None,
+    part_factor: int = DEFAULT_PART_FACTOR,
+) -> BodyPix:
+    """Load a BodyPix model (body-pix `load`).
+
+    `model` is a file path or catalogue name; without it the catalogue's best
+    installed TFLite model for (architecture, output_stride, multiplier,
+    quant_bytes) is used. `quant_bytes` counts bytes per weight as in body-pix:
+    4 float32, 2 float16, 1 integer (uint8/int8); None takes the catalogue's
+    default (the Coral uint8 model for MobileNetV1 0.75 stride 16), then integer
+    models first. `num_threads` defaults to all CPU cores. Edge TPU models
+    (`*_edgetpu.tflite`) run through libedgetpu; `edgetpu_device` picks one
+    (":0", "usb:0", "pci:0").
+    """
+    from .backends.tflite import TFLiteBackend
+    from .models import resolve
+
+    resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
+    if resolved.path.suffix.lower() != ".tflite":
+        raise ModelFormatError(f"{resolved.path}: only TFLite models (.tflite) run in this runtime")
+    cpu_twin = resolved.describe("cpu_twin")
+    threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
+        raise InvalidParameterError(f"num_threads {num_threads!r} must be a whole number >= 1")
+    backend = TFLiteBackend(
+        str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
+        edgetpu_device=edgetpu_device, cpu_twin=cpu_twin,
+    )
+    stride = resolved.describe("output_stride")
+    if stride is None:
+        stride = _measure_output_stride(backend, str(resolved.path))
+    arch = resolved.describe("architecture", architecture)
+    if model is not None and resolved.spec is None and not resolved.metadata:
+        arch = _architecture_from_name(resolved.path.name, architecture)
+    default_norm = "resnet50" if arch == "ResNet50" else "mobilenet"
+    info = ModelInfo(
+        name=resolved.name,
+        path=str(resolved.path),
+        architecture=arch,
+        multiplier=float(resolved.describe("multiplier", multiplier if arch != "ResNet50" else 1.0)),
+        output_stride=int(stride),
+        quantisation=str(resolved.describe("quantisation", str(backend.input_dtype))),
+        normalisation=resolved.describe("normalisation", default_norm),
+        backend=backend.description,
+    )
+    return BodyPix(backend, info, part_factor=part_factor)
+
+
+def _architecture_from_name(filename: str, fallback: str) -> str:
+    lowered = filename.lower()
+    if "resnet" in lowered:
+        return "ResNet50"
+    if "mobilenet" in lowered:
+        return "MobileNetV1"
+    return fallback

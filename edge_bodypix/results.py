@@ -1,0 +1,66 @@
+"""Result dataclasses, the Python shapes of body-pix 2.0's result objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    """One PoseNet keypoint: `part` name, `position` (x, y) in image pixels, `score` in [0, 1]."""
+
+    part: str
+    position: Tuple[float, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A person's 17 keypoints and the pose score (body-pix `Pose`)."""
+
+    keypoints: Tuple[Keypoint, ...]
+    score: float
+
+
+@dataclass
+class PersonSegmentation:
+    """Person mask (body-pix `SemanticPersonSegmentation` / `PersonSegmentation`).
+
+    `data` is an HxW uint8 array, 1 on person pixels and 0 elsewhere, at the
+    size of the input image. `all_poses` holds the poses found in the image;
+    `pose` is set on per-person results of multi-person segmentation.
+    """
+
+    width: int
+    height: int
+    data: np.ndarray
+    all_poses: List[Pose] = field(default_factory=list)
+    pose: Optional[Pose] = None
+
+    @property
+    def person_fraction(self) -> float:
+        """Share of the image's pixels that belong to a person."""
+        return float(np.count_nonzero(self.data)) / float(self.width * self.height)
+
+
+@dataclass
+class PartSegmentation:
+    """Body-part map (body-pix `SemanticPartSegmentation` / `PartSegmentation`).
+
+    `data` is an HxW int32 array holding part ids 0..23 (see `PART_CHANNELS`)
+    on person pixels and -1 elsewhere.
+    """
+
+    width: int
+    height: int
+    data: np.ndarray
+    all_poses: List[Pose] = field(default_factory=list)
+    pose: Optional[Pose] = None
+
+    @property
+    def person_fraction(self) -> float:
+        """Share of the image's pixels that belong to a person."""
+        return float(np.count_nonzero(self.data >= 0)) / float(self.width * self.height)

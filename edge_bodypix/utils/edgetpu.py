@@ -1,0 +1,65 @@
+"""Coral Edge TPU: detection of compiled models and loading of the libedgetpu delegate.
+
+All Edge TPU specifics live here. Google's pycoral is not needed: the
+interpreter library's `load_delegate` with libedgetpu is all it takes.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any, Callable, Dict, Iterable, Optional
+
+from ..errors import AcceleratorUnavailableError
+
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
+
+#: libedgetpu's shared library name per operating system (`platform.system()`).
+EDGETPU_LIBRARIES = {
+    "Linux": "libedgetpu.so.1",
+    "Darwin": "libedgetpu.1.dylib",
+    "Windows": "edgetpu.dll",
+}
+
+
+def is_edgetpu_model(custom_ops: Iterable[str]) -> bool:
+    """True when a model was compiled by `edgetpu_compiler` (it holds the Edge TPU custom op)."""
+    return EDGETPU_CUSTOM_OP in set(custom_ops)
+
+
+def edgetpu_library_name(system: Optional[str] = None) -> str:
+    """The libedgetpu file name for an operating system (default: this one)."""
+    system = system or platform.system()
+    try:
+        return EDGETPU_LIBRARIES[system]
+    except KeyError:
+        raise AcceleratorUnavailableError(
+            f"the Edge TPU runtime is not available for {system!r} "
+            f"(supported: {', '.join(EDGETPU_LIBRARIES)})"
+        ) from None
+
+
+def load_edgetpu_delegate(
+    load_delegate: Callable[..., Any],
+    model_path: str,
+    device: Optional[str] = None,
+    cpu_twin: Optional[str] = None,
+) -> Any:
+    """Load the Edge TPU delegate, or explain why the model cannot run here.
+
+    `device` is libedgetpu's device selector (":0", "usb", "usb:0", "pci:0").
+    """
+    library = edgetpu_library_name()
+    options: Dict[str, str] = {"device": device} if device else {}
+    try:
+        return load_delegate(library, options)
+    except (ValueError, OSError, RuntimeError) as exc:
+        instead = (
+            f"use its CPU twin {cpu_twin!r} instead"
+            if cpu_twin
+            else "use the CPU version of this model (the same name without '_edgetpu')"
+        )
+        raise AcceleratorUnavailableError(
+            f"{model_path} is compiled for the Edge TPU, but no Edge TPU could be opened "
+            f"through {library} ({exc}); install the Edge TPU runtime and plug in the "
+            f"accelerator, or {instead}"
+        ) from exc
