@@ -244,6 +244,7 @@ def load(
     models_dir: Optional[Sequence[str]] = None,
     edgetpu_device: Optional[str] = None,
     part_factor: int = DEFAULT_PART_FACTOR,
+    blas_threads: Optional[int] = 1,
 ) -> BodyPix:
     """Load a BodyPix model (body-pix `load`).
 
@@ -254,10 +255,12 @@ def load(
     default (the Coral uint8 model for MobileNetV1 0.75 stride 16), then integer
     models first. `num_threads` defaults to all CPU cores. Edge TPU models
     (`*_edgetpu.tflite`) run through libedgetpu; `edgetpu_device` picks one
-    (":0", "usb:0", "pci:0").
+    (":0", "usb:0", "pci:0"). `blas_threads` sets numpy's BLAS threads for the
+    whole process (see `utils.threads`; None leaves them alone).
     """
     from .backends.tflite import TFLiteBackend
     from .models import resolve
+    from .utils.threads import limit_blas_threads
 
     resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
     if resolved.path.suffix.lower() != ".tflite":
@@ -266,6 +269,7 @@ def load(
     threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
     if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
         raise InvalidParameterError(f"num_threads {num_threads!r} must be a whole number >= 1")
+    limit_blas_threads(blas_threads)
     backend = TFLiteBackend(
         str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
         edgetpu_device=edgetpu_device, cpu_twin=cpu_twin,

@@ -140,20 +140,6 @@ class Geometry:
             dtype=np.float64,
         )
 
-    def grid_to_image_rows(self) -> np.ndarray:
-        """(H x h) linear map from grid rows to image rows (see `grid_to_image_matrix`)."""
-        p = self.padding
-        return grid_to_image_matrix(
-            self.image_size[0], self.input_size[0], self.grid_size[0], p.top, p.bottom
-        )
-
-    def grid_to_image_cols(self) -> np.ndarray:
-        """(W x w) linear map from grid columns to image columns."""
-        p = self.padding
-        return grid_to_image_matrix(
-            self.image_size[1], self.input_size[1], self.grid_size[1], p.left, p.right
-        )
-
     def image_to_grid_coords(self, axis: int) -> np.ndarray:
         """Grid coordinate (fractional) that each image row (axis 0) or column (axis 1) samples."""
         p = self.padding
@@ -186,11 +172,6 @@ def linear_interpolation_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
     return identity[low] * (1.0 - frac) + identity[high] * frac
 
 
-def align_corners_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """(n_out x n_in) matrix of `tf.image.resizeBilinear(..., alignCorners=true)` along one axis."""
-    return linear_interpolation_matrix(np.arange(n_out) * align_corners_scale(n_out, n_in), n_in)
-
-
 def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: int) -> np.ndarray:
     """Input-tensor coordinate sampled for each original pixel by body-pix `removePaddingAndResizeBack`.
 
@@ -207,15 +188,18 @@ def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: i
     return np.array([0.5 * (start + end) * (n_input - 1)])
 
 
-def grid_to_image_matrix(
-    n_image: int, n_input: int, n_grid: int, pad_before: int, pad_after: int
-) -> np.ndarray:
-    """(n_image x n_grid) composition of body-pix's two resizes along one axis.
+def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> np.ndarray:
+    """(n x n_grid) matrix resampling a grid so that `cv2.resize` to the image size lands right.
 
-    `scaleAndCropToInputTensorShape` first resizes the grid to the input size with
-    align-corners, then crops the padding and resizes to the original size; both
-    steps are linear, so they compose into one matrix built once per geometry.
+    `cv2.resize` (bilinear) samples source row `(y + 0.5) * n / N - 0.5` for
+    output row y of N. The rows built here sit at grid positions chosen so that
+    this lands on `image_to_grid[y]` (an affine function of y), about `factor`
+    rows per grid cell, so the final upsampling is one fast OpenCV call instead
+    of a full-size matrix product.
     """
-    upsample = align_corners_matrix(n_input, n_grid)
-    low, high, frac = _neighbours(crop_source_coords(n_image, n_input, pad_before, pad_after), n_input)
-    return upsample[low] * (1.0 - frac) + upsample[high] * frac
+    n_image = len(image_to_grid)
+    step = float(image_to_grid[1] - image_to_grid[0]) if n_image > 1 else 0.0
+    n = max(2, int(round(abs(step) * n_image * factor)))
+    spacing = step * n_image / n
+    first = float(image_to_grid[0]) - spacing * (0.5 * n / n_image - 0.5)
+    return linear_interpolation_matrix(first + spacing * np.arange(n), n_grid)

@@ -4,28 +4,33 @@ Ports of body-pix `scaleAndCropToInputTensorShape`, `toMaskTensor` and
 `decodePartSegmentation`, reorganised for small ARM CPUs:
 
 * body-pix resizes the grid to the model input size (align-corners), applies
-  the sigmoid, then crops and resizes to the image size. Both resizes are
-  linear, so here they are one pair of matrices per geometry
-  (`SegmentationMaps`), applied as two small matrix products on the logits.
+  the sigmoid, then crops the padding and resizes to the image size. Both
+  resizes are linear and map grid coordinates affinely to image pixels, so
+  here the grid is resampled once by two tiny matrix products (built per
+  geometry, `SegmentationMaps`) to a grid that one `cv2.resize` brings to the
+  image size exactly where body-pix samples it.
 * The sigmoid is monotonic, so `sigmoid(x) > t` becomes `x > log(t / (1 - t))`
   and no full-resolution sigmoid is computed. (body-pix applies the sigmoid
   between its two resizes; skipping it there moves mask edges by a fraction of
   a pixel.)
-* Part ids come from an argmax over 24 channels. That argmax runs on a grid
-  `part_factor` times finer than the output grid (at `part_factor == stride`,
-  exactly body-pix's input-resolution samples), and each image pixel takes the
-  label of its nearest sample.
+* Part ids come from an argmax over 24 channels, taken on a grid `part_factor`
+  times finer than the output grid (at the stride, about body-pix's own
+  input-resolution samples); each image pixel takes its nearest sample's label.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Tuple
 
+import cv2
 import numpy as np
 
-from .geometry import Geometry, align_corners_matrix
+from .geometry import Geometry, resampling_matrix
+
+#: Resampled rows per grid cell for the person logits (edges within ~1/16 cell).
+MASK_FACTOR = 8
 
 
 def threshold_logit(threshold: float) -> float:
@@ -38,87 +43,89 @@ def threshold_logit(threshold: float) -> float:
 
 
 @dataclass
+class Resampler:
+    """Grid -> resampled grid matrices for one geometry; `cv2.resize` does the rest."""
+
+    rows: np.ndarray  # (n_rows, h)
+    cols_t: np.ndarray  # (w, n_cols)
+
+    @classmethod
+    def build(cls, geometry: Geometry, factor: int) -> "Resampler":
+        rows = resampling_matrix(geometry.image_to_grid_coords(0), geometry.grid_size[0], factor)
+        cols = resampling_matrix(geometry.image_to_grid_coords(1), geometry.grid_size[1], factor)
+        return cls(rows.astype(np.float32), np.ascontiguousarray(cols.T, dtype=np.float32))
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.rows.shape[0], self.cols_t.shape[1]
+
+
+@dataclass
 class SegmentationMaps:
-    """Per-geometry interpolation matrices and scratch buffers, reused frame after frame."""
+    """Per-geometry resampling matrices and the output buffer, reused frame after frame."""
 
     geometry: Geometry
-    part_factor: int
-    rows: np.ndarray  # (H, h) grid rows -> image rows
-    cols_t: np.ndarray  # (w, W) grid columns -> image columns (transposed)
-    part_rows: np.ndarray  # (Hp, h) grid rows -> part-argmax rows
-    part_cols_t: np.ndarray  # (w, Wp)
-    part_row_index: np.ndarray  # (H,) nearest part-argmax row of each image row
-    part_col_index: np.ndarray  # (W,)
-    _logits: Optional[np.ndarray] = field(default=None, repr=False)
+    mask: Resampler
+    parts: Resampler
+    logits: np.ndarray  # image-sized float32 scratch buffer
 
     @classmethod
     def build(cls, geometry: Geometry, part_factor: int) -> "SegmentationMaps":
-        grid_h, grid_w = geometry.grid_size
-        part_h = part_factor * (grid_h - 1) + 1
-        part_w = part_factor * (grid_w - 1) + 1
         return cls(
             geometry=geometry,
-            part_factor=part_factor,
-            rows=geometry.grid_to_image_rows().astype(np.float32),
-            cols_t=np.ascontiguousarray(geometry.grid_to_image_cols().T.astype(np.float32)),
-            part_rows=align_corners_matrix(part_h, grid_h).astype(np.float32),
-            part_cols_t=np.ascontiguousarray(align_corners_matrix(part_w, grid_w).T.astype(np.float32)),
-            part_row_index=_nearest_index(geometry.image_to_grid_coords(0) * part_factor, part_h),
-            part_col_index=_nearest_index(geometry.image_to_grid_coords(1) * part_factor, part_w),
+            mask=Resampler.build(geometry, MASK_FACTOR),
+            parts=Resampler.build(geometry, part_factor),
+            logits=np.empty(geometry.image_size, dtype=np.float32),
         )
 
-    def logits_buffer(self) -> np.ndarray:
-        if self._logits is None:
-            self._logits = np.empty(self.geometry.image_size, dtype=np.float32)
-        return self._logits
-
-
-def _nearest_index(coords: np.ndarray, size: int) -> np.ndarray:
-    return np.clip(np.floor(coords + 0.5), 0, size - 1).astype(np.intp)
+    @property
+    def image_wh(self) -> Tuple[int, int]:
+        return self.geometry.image_size[1], self.geometry.image_size[0]
 
 
 def segment_logits_to_image(segment_logits: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
     """Person logits resized and cropped to the image (body-pix `scaleAndCropToInputTensorShape`).
 
-    Returns a view of a buffer that the next call on the same maps overwrites.
+    Returns `maps.logits`, which the next call on the same maps overwrites.
     """
-    logits = maps.logits_buffer()
-    np.matmul(maps.rows @ segment_logits, maps.cols_t, out=logits)
-    return logits
+    resampled = maps.mask.rows @ segment_logits @ maps.mask.cols_t
+    return cv2.resize(resampled, maps.image_wh, dst=maps.logits, interpolation=cv2.INTER_LINEAR)
 
 
 def person_mask(segment_logits: np.ndarray, maps: SegmentationMaps, threshold: float) -> np.ndarray:
     """HxW uint8 mask, 1 where sigmoid(logit) > threshold (body-pix `toMaskTensor`)."""
     logits = segment_logits_to_image(segment_logits, maps)
-    mask = np.greater(logits, threshold_logit(threshold))
-    return mask.view(np.uint8)
+    return np.greater(logits, threshold_logit(threshold)).view(np.uint8)
 
 
 def channel_argmax(values: np.ndarray) -> np.ndarray:
     """Index of the largest of C planes (C x H x W) per pixel, the first on ties, as uint8.
 
-    Faster than `np.argmax(axis=0)`: one elementwise max over planes, then one
-    comparison per plane, from the last to the first so the lowest index wins.
+    Several times faster than `np.argmax(axis=0)`, which walks the strided
+    axis: every step here is an elementwise pass over contiguous planes.
     """
+    count = values.shape[0]
     best = values.max(axis=0)
-    labels = np.zeros(best.shape, dtype=np.uint8)
-    for channel in range(values.shape[0] - 1, 0, -1):
-        labels[values[channel] == best] = channel
-    labels[values[0] == best] = 0
-    return labels
+    hits = np.equal(values, best).view(np.uint8)
+    hits *= np.arange(count, 0, -1, dtype=np.uint8).reshape(count, 1, 1)  # weight count - c
+    labels = hits.max(axis=0)
+    return np.subtract(np.uint8(count), labels, out=labels)
 
 
-def part_labels_on_grid(part_logits: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
-    """Argmax of the part logits on the refined part grid (Hp x Wp uint8)."""
+def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler) -> np.ndarray:
+    """Argmax of the part logits on the resampled part grid (uint8)."""
+    grid_h, grid_w, count = part_logits.shape
     channels_first = np.ascontiguousarray(np.moveaxis(part_logits, -1, 0), dtype=np.float32)
-    refined = np.matmul(np.matmul(maps.part_rows, channels_first), maps.part_cols_t)
-    return channel_argmax(refined)
+    columns = (channels_first.reshape(count * grid_h, grid_w) @ resampler.cols_t).reshape(count, grid_h, -1)
+    return channel_argmax(np.matmul(resampler.rows, columns))
 
 
 def part_map(part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
     """HxW int32 part ids where `mask` is set and -1 elsewhere (body-pix `decodePartSegmentation`)."""
     if not mask.any():
         return np.full(maps.geometry.image_size, -1, dtype=np.int32)
-    labels = part_labels_on_grid(part_logits, maps)
-    image_labels = labels[np.ix_(maps.part_row_index, maps.part_col_index)]
-    return np.where(mask.view(bool), image_labels, np.int32(-1))
+    labels = part_labels_on_grid(part_logits, maps.parts)
+    image_labels = cv2.resize(labels, maps.image_wh, interpolation=cv2.INTER_NEAREST_EXACT)
+    image_labels += 1
+    image_labels *= mask
+    return np.subtract(image_labels, 1, dtype=np.int32)

@@ -1,0 +1,118 @@
+"""How much of a frame's time the runtime spends outside the interpreter.
+
+For the default model at "medium", on the shared photos resized to 640x480
+(camera frames) and at their full 1440x1080, this prints the median inference
+time, the median pre- plus post-processing time and their ratio, for person
+and part segmentation. The two methods and the photos are interleaved in one
+run, so the ratios hold on a noisy machine. It also times `import` plus
+`load()` in a fresh interpreter process.
+
+Targets (lean-runtime issue), on 640x480 frames: person segmentation
+pre+post <= 10% of inference, part segmentation <= 20%; import + load < 1 s.
+
+    python benchmarks/runtime_overhead.py [--images DIR] [--rounds 40] [--threads N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGES = ROOT.parent / "shared" / "images"
+TARGETS = {("640x480", "segment_person"): 0.10, ("640x480", "segment_person_parts"): 0.20}
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def time_import_and_load(model: str, threads: int) -> float:
+    code = (
+        "import time; t=time.perf_counter(); import edge_bodypix; "
+        f"edge_bodypix.load(model={model!r}, num_threads={threads}); print(time.perf_counter()-t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
+    parser.add_argument("--model", default=None, help="model name or path (default: the catalogue default)")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--resolution", default="medium")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    import edge_bodypix
+
+    net = edge_bodypix.load(model=args.model, num_threads=args.threads)
+    photos = [read_rgb(p) for p in sorted(args.images.glob("*.jpg"))]
+    if not photos:
+        raise SystemExit(f"no .jpg images in {args.images}")
+    sizes = {
+        "640x480": [cv2.resize(p, (640, 480), interpolation=cv2.INTER_AREA) for p in photos],
+        "full": photos,
+    }
+    methods = ("segment_person", "segment_person_parts")
+    samples: Dict[tuple, Dict[str, list]] = {
+        (size, method): {"inference": [], "overhead": []} for size in sizes for method in methods
+    }
+    # Sizes one after the other (a size change reallocates the interpreter, which a
+    # camera never does); the methods and photos interleaved within each size.
+    for size, frames in sizes.items():
+        for round_index in range(args.rounds + 2):  # two warm-up rounds
+            for frame in frames:
+                for method in methods:
+                    getattr(net, method)(frame, internal_resolution=args.resolution)
+                    t = net.last_timings
+                    if round_index >= 2:
+                        samples[(size, method)]["inference"].append(t.inference_ms)
+                        samples[(size, method)]["overhead"].append(t.preprocess_ms + t.postprocess_ms)
+    rows = []
+    for (size, method), data in samples.items():
+        inference = statistics.median(data["inference"])
+        overhead = statistics.median(data["overhead"])
+        target = TARGETS.get((size, method))
+        rows.append({
+            "frames": size, "method": method, "inference_ms": round(inference, 3),
+            "pre_post_ms": round(overhead, 3), "ratio": round(overhead / inference, 3),
+            "target": target, "meets_target": None if target is None else overhead / inference <= target,
+        })
+    load_s = time_import_and_load(net.info.path, args.threads)
+    report = {
+        "model": net.info.name, "backend": net.info.backend, "internal_resolution": args.resolution,
+        "threads": args.threads, "rounds": args.rounds, "import_and_load_s": round(load_s, 3), "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"model {net.info.name} | {net.info.backend} | internal_resolution {args.resolution} | "
+          f"{args.rounds} rounds x {len(photos)} photos")
+    print(f"{'frames':8} {'method':22} {'inference ms':>12} {'pre+post ms':>12} {'ratio':>7} {'target':>7}")
+    for row in rows:
+        target = f"<={row['target']:.2f}" if row["target"] is not None else ""
+        verdict = "" if row["meets_target"] is None else (" ok" if row["meets_target"] else " MISSED")
+        print(f"{row['frames']:8} {row['method']:22} {row['inference_ms']:12.2f} {row['pre_post_ms']:12.2f} "
+              f"{row['ratio']:7.3f} {target:>7}{verdict}")
+    print(f"import + load: {load_s:.3f} s (target < 1 s){'' if load_s < 1 else ' MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Runs body-pix 2.2.1 (the published npm package, CPU backend) on raw network
+// outputs computed by edge-bodypix, so both post-processings see the same tensors.
+//
+// Usage: node bodypix_reference.js JOB.json
+// JOB: {image: {path, height, width}, outputStride, tensors: {role: {path, shape}},
+//       calls: [{method, config, out}], resizedInput: path}
+// Tensor files are raw little-endian float32 (HWC); the image is raw RGB uint8.
+// Writes <out>.json (sizes, poses) and <out>.bin (mask uint8 or part map int32)
+// per call, and the resized input that body-pix fed its model to `resizedInput`.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const tf = require('@tensorflow/tfjs-core');
+require('@tensorflow/tfjs-backend-cpu');
+const bodyPix = require('@tensorflow-models/body-pix');
+
+function readFloat32(file, shape) {
+  const buf = fs.readFileSync(file);
+  const data = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  return tf.tensor3d(Float32Array.from(data), shape, 'float32');
+}
+
+// A stand-in for body-pix's BaseModel: returns the recorded outputs and keeps
+// the input body-pix passed it (after padAndResizeTo).
+class RecordedModel {
+  constructor(job, dir) {
+    this.outputStride = job.outputStride;
+    this.tensors = {};
+    for (const [role, spec] of Object.entries(job.tensors)) {
+      this.tensors[role] = readFloat32(path.resolve(dir, spec.path), spec.shape);
+    }
+    this.lastInput = null;
+  }
+  predict(input) {
+    if (this.lastInput) this.lastInput.dispose();
+    this.lastInput = tf.keep(tf.clone(input));
+    const seg = this.tensors.segmentation;
+    const [h, w] = input.shape;
+    const expected = [(h - 1) / this.outputStride + 1, (w - 1) / this.outputStride + 1];
+    if (seg.shape[0] !== expected[0] || seg.shape[1] !== expected[1]) {
+      throw new Error(`body-pix asked for input ${h}x${w} (grid ${expected}), recorded grid is ${seg.shape}`);
+    }
+    const out = {};
+    for (const [role, t] of Object.entries(this.tensors)) out[role] = tf.clone(t);
+    return out;
+  }
+  dispose() {}
+}
+
+async function main() {
+  const jobFile = process.argv[2];
+  const dir = path.dirname(path.resolve(jobFile));
+  const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
+  await tf.setBackend('cpu');
+  const imageBytes = fs.readFileSync(path.resolve(dir, job.image.path));
+  const image = tf.tensor3d(Uint8Array.from(imageBytes), [job.image.height, job.image.width, 3], 'int32');
+  const model = new RecordedModel(job, dir);
+  const net = new bodyPix.BodyPix(model);
+  for (const call of job.calls) {
+    const result = await net[call.method](image, call.config || {});
+    const summary = {height: result.height, width: result.width, allPoses: result.allPoses};
+    const array = call.method === 'segmentPersonParts' ? Int32Array.from(result.data) : Uint8Array.from(result.data);
+    fs.writeFileSync(path.resolve(dir, call.out + '.bin'), Buffer.from(array.buffer));
+    fs.writeFileSync(path.resolve(dir, call.out + '.json'), JSON.stringify(summary));
+  }
+  if (job.resizedInput && model.lastInput) {
+    const data = await model.lastInput.data();
+    fs.writeFileSync(path.resolve(dir, job.resizedInput), Buffer.from(Float32Array.from(data).buffer));
+  }
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : String(err));
+  process.exit(1);
+});
