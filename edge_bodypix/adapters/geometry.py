@@ -48,7 +48,7 @@ def internal_resolution_fraction(internal_resolution: InternalResolution) -> flo
 
 
 def to_valid_input_resolution(size: float, output_stride: int) -> int:
-    """Nearest size of the form k * stride + 1 at or below `size` (body-pix `toValidInputResolution`)."""
+    """`floor(size / stride) * stride + 1` unless already of that form (body-pix `toValidInputResolution`)."""
     if (size - 1) % output_stride == 0:
         return int(size)
     return int(np.floor(size / output_stride)) * output_stride + 1
@@ -188,18 +188,38 @@ def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: i
     return np.array([0.5 * (start + end) * (n_input - 1)])
 
 
-def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> np.ndarray:
-    """(n x n_grid) matrix resampling a grid so that `cv2.resize` to the image size lands right.
+def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tuple[np.ndarray, int]:
+    """Resample a grid so that one bilinear `cv2.resize` lands on `image_to_grid` (affine in y).
 
-    `cv2.resize` (bilinear) samples source row `(y + 0.5) * n / N - 0.5` for
-    output row y of N. The rows built here sit at grid positions chosen so that
-    this lands on `image_to_grid[y]` (an affine function of y), about `factor`
-    rows per grid cell, so the final upsampling is one fast OpenCV call instead
-    of a full-size matrix product.
+    `cv2.resize` samples source row `(y + 0.5) * n / N - 0.5` for output row y
+    of N. This returns the (n x n_grid) matrix of rows placed about `factor` per
+    grid cell so that, after resizing to N = len(image_to_grid) + 2 * margin
+    rows and dropping `margin` rows at each end, row y samples grid position
+    `image_to_grid[y]`. The margin keeps OpenCV's edge clamping outside the
+    image. The final upsampling is then one fast OpenCV call instead of a
+    full-size matrix product.
     """
     n_image = len(image_to_grid)
     step = float(image_to_grid[1] - image_to_grid[0]) if n_image > 1 else 0.0
-    n = max(2, int(round(abs(step) * n_image * factor)))
-    spacing = step * n_image / n
-    first = float(image_to_grid[0]) - spacing * (0.5 * n / n_image - 0.5)
-    return linear_interpolation_matrix(first + spacing * np.arange(n), n_grid)
+    samples_per_pixel = max(abs(step) * factor, 1e-9)
+    margin = int(np.ceil(0.5 / samples_per_pixel)) + 1
+    n_out = n_image + 2 * margin
+    n = max(2, int(round(samples_per_pixel * n_out)))
+    spacing = step * n_out / n
+    first = float(image_to_grid[0]) - spacing * ((margin + 0.5) * n / n_out - 0.5)
+    return _extrapolating_matrix(first + spacing * np.arange(n), n_grid), margin
+
+
+def _extrapolating_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
+    """Like `linear_interpolation_matrix` but continuing the edge cells' slopes beyond the grid.
+
+    Resampled rows just outside the grid then interpolate with the first rows
+    inside it along the edge cell's line, so image pixels at the edge get the
+    edge value exactly.
+    """
+    if n_in == 1:
+        return np.ones((len(source), 1), dtype=np.float64)
+    low = np.clip(np.floor(source), 0, n_in - 2).astype(np.intp)
+    frac = (source - low)[:, None]
+    identity = np.eye(n_in, dtype=np.float64)
+    return identity[low] * (1.0 - frac) + identity[low + 1] * frac

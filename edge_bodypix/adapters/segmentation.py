@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
 from .geometry import Geometry, resampling_matrix
 
-#: Resampled rows per grid cell for the person logits (edges within ~1/16 cell).
-MASK_FACTOR = 8
+#: Resampled rows per grid cell for the person logits: at stride 16 one per input
+#: pixel, the pitch at which body-pix itself interpolates (mask edges then agree
+#: with body-pix to within a pixel; 8 costs a little less and doubles the error).
+MASK_FACTOR = 16
 
 
 def threshold_logit(threshold: float) -> float:
@@ -44,20 +46,32 @@ def threshold_logit(threshold: float) -> float:
 
 @dataclass
 class Resampler:
-    """Grid -> resampled grid matrices for one geometry; `cv2.resize` does the rest."""
+    """Grid -> resampled grid matrices for one geometry; `cv2.resize` and a crop do the rest."""
 
     rows: np.ndarray  # (n_rows, h)
     cols_t: np.ndarray  # (w, n_cols)
+    resized_wh: Tuple[int, int]  # cv2.resize target (image plus margins)
+    crop: Tuple[slice, slice]  # the image inside the resized target
 
     @classmethod
     def build(cls, geometry: Geometry, factor: int) -> "Resampler":
-        rows = resampling_matrix(geometry.image_to_grid_coords(0), geometry.grid_size[0], factor)
-        cols = resampling_matrix(geometry.image_to_grid_coords(1), geometry.grid_size[1], factor)
-        return cls(rows.astype(np.float32), np.ascontiguousarray(cols.T, dtype=np.float32))
+        rows, row_margin = resampling_matrix(geometry.image_to_grid_coords(0), geometry.grid_size[0], factor)
+        cols, col_margin = resampling_matrix(geometry.image_to_grid_coords(1), geometry.grid_size[1], factor)
+        height, width = geometry.image_size
+        return cls(
+            rows=rows.astype(np.float32),
+            cols_t=np.ascontiguousarray(cols.T, dtype=np.float32),
+            resized_wh=(width + 2 * col_margin, height + 2 * row_margin),
+            crop=(slice(row_margin, row_margin + height), slice(col_margin, col_margin + width)),
+        )
 
     @property
     def shape(self) -> Tuple[int, int]:
         return self.rows.shape[0], self.cols_t.shape[1]
+
+    def to_image(self, grid: np.ndarray, interpolation: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Upsample a resampled grid to the image (a view into `out` or a new array)."""
+        return cv2.resize(grid, self.resized_wh, dst=out, interpolation=interpolation)[self.crop]
 
 
 @dataclass
@@ -67,29 +81,26 @@ class SegmentationMaps:
     geometry: Geometry
     mask: Resampler
     parts: Resampler
-    logits: np.ndarray  # image-sized float32 scratch buffer
+    logits: np.ndarray  # float32 scratch buffer, image size plus the mask resampler's margins
 
     @classmethod
     def build(cls, geometry: Geometry, part_factor: int) -> "SegmentationMaps":
+        mask = Resampler.build(geometry, MASK_FACTOR)
         return cls(
             geometry=geometry,
-            mask=Resampler.build(geometry, MASK_FACTOR),
+            mask=mask,
             parts=Resampler.build(geometry, part_factor),
-            logits=np.empty(geometry.image_size, dtype=np.float32),
+            logits=np.empty(mask.resized_wh[::-1], dtype=np.float32),
         )
-
-    @property
-    def image_wh(self) -> Tuple[int, int]:
-        return self.geometry.image_size[1], self.geometry.image_size[0]
 
 
 def segment_logits_to_image(segment_logits: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
     """Person logits resized and cropped to the image (body-pix `scaleAndCropToInputTensorShape`).
 
-    Returns `maps.logits`, which the next call on the same maps overwrites.
+    Returns a view of `maps.logits`, which the next call on the same maps overwrites.
     """
     resampled = maps.mask.rows @ segment_logits @ maps.mask.cols_t
-    return cv2.resize(resampled, maps.image_wh, dst=maps.logits, interpolation=cv2.INTER_LINEAR)
+    return maps.mask.to_image(resampled, cv2.INTER_LINEAR, out=maps.logits)
 
 
 def person_mask(segment_logits: np.ndarray, maps: SegmentationMaps, threshold: float) -> np.ndarray:
@@ -125,7 +136,6 @@ def part_map(part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps) 
     if not mask.any():
         return np.full(maps.geometry.image_size, -1, dtype=np.int32)
     labels = part_labels_on_grid(part_logits, maps.parts)
-    image_labels = cv2.resize(labels, maps.image_wh, interpolation=cv2.INTER_NEAREST_EXACT)
-    image_labels += 1
+    image_labels = maps.parts.to_image(labels, cv2.INTER_NEAREST_EXACT) + np.uint8(1)
     image_labels *= mask
     return np.subtract(image_labels, 1, dtype=np.int32)

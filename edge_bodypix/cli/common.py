@@ -1,0 +1,54 @@
+"""Helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Union
+
+from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
+from ..errors import EdgeBodyPixError, InvalidParameterError
+
+
+def internal_resolution_arg(text: str) -> Union[str, float]:
+    """argparse type for --internal-resolution: a name or a number in [0.1, 2.0]."""
+    value: Union[str, float] = text
+    if text not in INTERNAL_RESOLUTIONS:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not one of {', '.join(INTERNAL_RESOLUTIONS)} or a number"
+            ) from None
+    try:
+        internal_resolution_fraction(value)
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def unit_interval_arg(text: str) -> float:
+    """argparse type for a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
+def positive_int_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def fail(error: Union[EdgeBodyPixError, str], code: int = 2) -> int:
+    """Print an error line to stderr and return the exit code."""
+    print(f"edge-bodypix: error: {error}", file=sys.stderr)
+    return code

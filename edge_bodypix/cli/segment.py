@@ -1,0 +1,151 @@
+"""`edge-bodypix segment IMAGE...`: write person masks (and coloured part maps) for image files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Set
+
+import cv2
+import numpy as np
+
+from ..errors import EdgeBodyPixError, InvalidParameterError
+from ..rendering import to_colored_part_mask
+from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "segment", help="segment image files into person masks and body parts",
+        description="Write <name>.mask.png (person white) and, with --parts, <name>.parts.png "
+        "(body-pix's rainbow colours, white background) for each image, and print a summary.",
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
+    parser.add_argument("--model", help="catalogue name or .tflite path (default: the catalogue default)")
+    parser.add_argument("--models-dir", action="append", metavar="DIR", help="extra directory to search for models")
+    parser.add_argument("--parts", action="store_true", help="also write the coloured body-part map")
+    parser.add_argument("--threshold", type=unit_interval_arg, default=0.7, metavar="T",
+                        help="segmentation threshold in [0, 1] (default 0.7)")
+    parser.add_argument("--internal-resolution", type=internal_resolution_arg, default="medium", metavar="R",
+                        help="low, medium, high, full or a number in [0.1, 2.0] (default medium)")
+    parser.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
+                        help="where to write the PNG files (default: current directory)")
+    parser.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
+                        help="interpreter threads (default: all cores)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file as RGB, or raise naming the file."""
+    if not Path(path).is_file():
+        raise InvalidParameterError(f"{path}: no such file")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise InvalidParameterError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), image):
+        raise EdgeBodyPixError(f"{path}: could not be written")
+
+
+def _unique_stem(path: str, used: Set[str]) -> str:
+    stem = Path(path).stem
+    candidate, n = stem, 2
+    while candidate in used:
+        candidate, n = f"{stem}-{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
+    """Segment one file and write its PNGs; the summary record for it."""
+    image = read_rgb(path)
+    if args.parts:
+        result = net.segment_person_parts(
+            image, internal_resolution=args.internal_resolution, segmentation_threshold=args.threshold
+        )
+        mask = (result.data >= 0).astype(np.uint8)
+    else:
+        result = net.segment_person(
+            image, internal_resolution=args.internal_resolution, segmentation_threshold=args.threshold
+        )
+        mask = result.data
+    timings = net.last_timings
+    outputs = {"mask": str(args.output_dir / f"{stem}.mask.png")}
+    write_png(Path(outputs["mask"]), mask * np.uint8(255))
+    if args.parts:
+        outputs["parts"] = str(args.output_dir / f"{stem}.parts.png")
+        write_png(Path(outputs["parts"]), to_colored_part_mask(result)[:, :, :3])
+    return {
+        "image": path,
+        "width": result.width,
+        "height": result.height,
+        "input_size": list(net.input_size_for((result.height, result.width), args.internal_resolution)),
+        "timings_ms": {
+            "preprocess": round(timings.preprocess_ms, 3),
+            "inference": round(timings.inference_ms, 3),
+            "postprocess": round(timings.postprocess_ms, 3),
+        },
+        "person_fraction": round(float(np.count_nonzero(mask)) / mask.size, 6),
+        "outputs": outputs,
+    }
+
+
+def run(args) -> int:
+    from .. import load
+
+    try:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot create output directory {args.output_dir}: {exc.strerror or exc}")
+    try:
+        net = load(model=args.model, num_threads=args.threads, models_dir=args.models_dir)
+    except EdgeBodyPixError as exc:
+        return fail(exc)
+    records: List[Dict[str, Any]] = []
+    failures: List[Dict[str, str]] = []
+    used: Set[str] = set()
+    for path in args.images:
+        try:
+            records.append(segment_file(net, path, _unique_stem(path, used), args))
+        except EdgeBodyPixError as exc:
+            failures.append({"image": path, "error": str(exc)})
+            print(f"edge-bodypix: error: {exc}", file=sys.stderr)
+    summary = {
+        "model": net.info.name,
+        "model_path": net.info.path,
+        "backend": net.info.backend,
+        "internal_resolution": args.internal_resolution,
+        "segmentation_threshold": args.threshold,
+        "images": records,
+        "failed": failures,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print_summary(summary)
+    return 1 if failures else 0
+
+
+def print_summary(summary: Dict[str, Any], stream=None) -> None:
+    stream = stream or sys.stdout
+    print(f"model {summary['model']} ({summary['backend']})", file=stream)
+    for record in summary["images"]:
+        t = record["timings_ms"]
+        size = "x".join(str(v) for v in reversed(record["input_size"]))
+        print(
+            f"{record['image']}: person {record['person_fraction']:.1%}, input {size}, "
+            f"pre {t['preprocess']:.1f} ms, inference {t['inference']:.1f} ms, post {t['postprocess']:.1f} ms "
+            f"-> {', '.join(record['outputs'].values())}",
+            file=stream,
+        )
+    for failure in summary["failed"]:
+        print(f"{failure['image']}: FAILED ({failure['error']})", file=stream)
+
+

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real models, photos and videos in ../shared (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EDGE_BODYPIX_SHARED", ROOT.parent / "shared"))
+MODELS = SHARED / "models"
+CORAL = MODELS / "coral"
+IMAGES = SHARED / "images"
+
+DEFAULT_MODEL = CORAL / "bodypix_mobilenet_v1_075_720_1280_16_quant.tflite"
+PER_TENSOR_MODEL = CORAL / "bodypix_mobilenet_v1_075_720_1280_16_per_tensor_quant.tflite"
+PER_TENSOR_LANDSCAPE_MODEL = CORAL / "bodypix_mobilenet_v1_075_1280_720_16_per_tensor_quant.tflite"
+EDGETPU_MODEL = CORAL / "bodypix_mobilenet_v1_075_720_1280_16_quant_edgetpu.tflite"
+DECODER_MODEL = CORAL / "bodypix_mobilenet_v1_075_640_480_16_quant_decoder.tflite"
+
+PHOTOS = {
+    "one": IMAGES / "pexels-karolina-grabowska-4378882.jpg",
+    "two": IMAGES / "pexels-jack-sparrow-4046265.jpg",
+    "five": IMAGES / "pexels-fauxels-3184419.jpg",
+}
+
+if not DEFAULT_MODEL.is_file():  # pragma: no cover - a broken checkout, not a test outcome
+    raise pytest.UsageError(f"shared test data not found at {SHARED} (set EDGE_BODYPIX_SHARED)")
+
+# Tests resolve models from ../shared/models only and never touch the network or the user cache.
+os.environ["EDGE_BODYPIX_MODELS"] = str(MODELS)
+os.environ["XDG_CACHE_HOME"] = str(Path(os.environ.get("PYTEST_TMP_CACHE", "/tmp")) / "edge-bodypix-test-cache")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, f"cannot read {path}"
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """The three shared photos as RGB arrays (1440x1080), keyed one/two/five."""
+    return {name: read_rgb(path) for name, path in PHOTOS.items()}
+
+
+@pytest.fixture(scope="session")
+def frames(photos):
+    """The shared photos resized to 640x480 camera frames."""
+    return {name: cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA) for name, image in photos.items()}
+
+
+@pytest.fixture(scope="session")
+def net():
+    """The default model (Coral MobileNetV1 0.75 stride 16 uint8), loaded from the model store."""
+    import edge_bodypix
+
+    return edge_bodypix.load()
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0

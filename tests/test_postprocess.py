@@ -1,0 +1,104 @@
+"""Post-processing on arrays reproduces body-pix's `scaleAndCropToInputTensorShape`, mask and part decoding."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_bodypix.adapters.geometry import Geometry, input_resolution
+from edge_bodypix.adapters.segmentation import (
+    SegmentationMaps,
+    channel_argmax,
+    part_map,
+    person_mask,
+    segment_logits_to_image,
+    threshold_logit,
+)
+
+from tf_reference import scale_and_crop
+
+
+def smooth_grid(shape, channels, seed):
+    """Grid logits with image-like spatial structure (blurred noise), like a real network's."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 4, (shape[0], shape[1], channels)).astype(np.float32)
+    return cv2.GaussianBlur(noise, (3, 3), 0).reshape(shape[0], shape[1], channels) * 2
+
+
+def build(image_size, internal_resolution="medium", part_factor=8):
+    input_size = input_resolution(image_size, internal_resolution, 16)
+    grid = ((input_size[0] - 1) // 16 + 1, (input_size[1] - 1) // 16 + 1)
+    geometry = Geometry.build(image_size, input_size, grid)
+    return geometry, SegmentationMaps.build(geometry, part_factor)
+
+
+def pads(geometry):
+    p = geometry.padding
+    return (p.top, p.bottom, p.left, p.right)
+
+
+@pytest.mark.parametrize("threshold, expected", [(0.5, 0.0), (0.7, math.log(0.7 / 0.3)), (0.0, -math.inf), (1.0, math.inf)])
+def test_threshold_in_logit_space(threshold, expected):
+    assert threshold_logit(threshold) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("image_size, resolution", [((480, 640), "medium"), ((1001, 777), "low"), ((1080, 1440), 0.8)])
+def test_logits_follow_body_pix_scale_and_crop(image_size, resolution):
+    geometry, maps = build(image_size, resolution)
+    grid = smooth_grid(geometry.grid_size, 1, 1)
+    expected = scale_and_crop(grid, image_size, geometry.input_size, pads(geometry), sigmoid=False)[:, :, 0]
+    ours = segment_logits_to_image(grid[:, :, 0], maps)
+    assert ours.shape == image_size
+    error = np.abs(ours - expected)
+    # body-pix interpolates at input-pixel pitch; so do we, with other sample positions
+    assert error.max() < 0.03 * np.abs(grid).max()
+    assert error.mean() < 0.003
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.7, 0.9])
+def test_person_mask_matches_thresholded_sigmoid_of_body_pix(threshold):
+    geometry, maps = build((1001, 777), "medium")
+    grid = smooth_grid(geometry.grid_size, 1, 2)
+    scores = scale_and_crop(grid, (1001, 777), geometry.input_size, pads(geometry))[:, :, 0]
+    expected = scores > threshold
+    mask = person_mask(grid[:, :, 0], maps, threshold)
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    union = np.logical_or(mask, expected).sum()
+    assert np.logical_and(mask, expected).sum() / union > 0.99
+
+
+def test_extreme_thresholds_give_all_or_nothing():
+    geometry, maps = build((480, 640))
+    grid = smooth_grid(geometry.grid_size, 1, 3)[:, :, 0]
+    assert person_mask(grid, maps, 1.0).sum() == 0
+    assert person_mask(grid, maps, 0.0).all()
+
+
+def test_channel_argmax_takes_the_first_of_ties():
+    rng = np.random.default_rng(4)
+    values = rng.integers(0, 4, (24, 30, 40)).astype(np.float32)  # many ties
+    assert np.array_equal(channel_argmax(values), np.argmax(values, axis=0))
+
+
+def test_part_map_is_argmax_of_body_pix_part_scores_inside_the_mask():
+    image_size = (480, 640)
+    geometry, maps = build(image_size)
+    parts = smooth_grid(geometry.grid_size, 24, 5)
+    segments = smooth_grid(geometry.grid_size, 1, 6)[:, :, 0] + 2
+    mask = person_mask(segments, maps, 0.7)
+    ours = part_map(parts, mask, maps)
+    assert ours.dtype == np.int32
+    assert np.all(ours[mask == 0] == -1)
+    assert np.all((ours[mask == 1] >= 0) & (ours[mask == 1] < 24))
+    scores = scale_and_crop(parts, image_size, geometry.input_size, pads(geometry))
+    expected = np.argmax(scores, axis=2)
+    inside = mask == 1
+    assert (ours[inside] == expected[inside]).mean() > 0.95
+
+
+def test_part_map_without_a_person_is_all_minus_one():
+    geometry, maps = build((480, 640))
+    parts = smooth_grid(geometry.grid_size, 24, 7)
+    empty = np.zeros((480, 640), np.uint8)
+    assert np.all(part_map(parts, empty, maps) == -1)
