@@ -105,8 +105,8 @@ def _not_found(spec: ModelSpec, dirs: Sequence[Path]) -> ModelNotFoundError:
     )
 
 
-def _looks_like_path(text: str) -> bool:
-    return os.sep in text or "/" in text or text.endswith((".tflite", ".onnx", ".json"))
+def _has_directory(text: str) -> bool:
+    return os.sep in text or "/" in text
 
 
 def resolve(
@@ -128,13 +128,13 @@ def resolve(
             return ResolvedModel(path, catalogue.by_filename(path.name), read_metadata(path))
         if path.is_dir():
             raise ModelNotFoundError(f"{text} is a directory, not a model file")
-        if text in catalogue or (catalogue.by_filename(text) is not None and not _looks_like_path(text)):
+        if not _has_directory(text) and (text in catalogue or catalogue.by_filename(text) is not None):
             spec = catalogue.get(text)
             found = locate(spec, dirs)
             if found is None:
                 raise _not_found(spec, directories)
             return ResolvedModel(found, spec, read_metadata(found))
-        if _looks_like_path(text):
+        if _has_directory(text) or text.endswith((".tflite", ".onnx", ".json")):
             raise ModelNotFoundError(f"model file {text} does not exist")
         catalogue.get(text)  # raises with suggestions
     candidates = catalogue.candidates(architecture, multiplier, output_stride, quant_bytes)

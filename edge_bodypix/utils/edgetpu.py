@@ -6,6 +6,7 @@ interpreter library's `load_delegate` with libedgetpu is all it takes.
 
 from __future__ import annotations
 
+import ctypes
 import platform
 from typing import Any, Callable, Dict, Iterable, Optional
 
@@ -51,6 +52,9 @@ def load_edgetpu_delegate(
     library = edgetpu_library_name()
     options: Dict[str, str] = {"device": device} if device else {}
     try:
+        # Open the library ourselves first: a failed load_delegate leaves a half-built
+        # delegate whose destructor prints a traceback (seen with LiteRT 2.3).
+        ctypes.CDLL(library)
         return load_delegate(library, options)
     except (ValueError, OSError, RuntimeError) as exc:
         instead = (

@@ -1,0 +1,113 @@
+"""`edge-bodypix` as a user runs it: the installed console script in a subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PHOTOS, ROOT
+
+EXE = shutil.which("edge-bodypix") or None
+
+
+def run_cli(*args, cwd=None):
+    command = [EXE] if EXE else [sys.executable, "-m", "edge_bodypix"]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env=os.environ, timeout=300)
+
+
+def test_segment_writes_masks_and_parts_and_a_json_summary(tmp_path):
+    result = run_cli("segment", *PHOTOS.values(), "--parts", "--json", "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["model"] == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+    assert summary["failed"] == []
+    assert len(summary["images"]) == 3
+    for record in summary["images"]:
+        assert record["input_size"] == [529, 721]
+        assert set(record["timings_ms"]) == {"preprocess", "inference", "postprocess"}
+        assert 0.1 < record["person_fraction"] < 0.7
+        mask = cv2.imread(record["outputs"]["mask"], cv2.IMREAD_UNCHANGED)
+        assert mask.shape == (1080, 1440) and set(np.unique(mask)) == {0, 255}
+        assert abs((mask > 0).mean() - record["person_fraction"]) < 1e-6
+        parts = cv2.imread(record["outputs"]["parts"], cv2.IMREAD_COLOR)
+        assert parts.shape == (1080, 1440, 3)
+        white = np.all(parts == 255, axis=2)
+        assert np.array_equal(white, mask == 0)  # white exactly where there is no person
+
+
+def test_unreadable_images_fail_alone_and_set_the_exit_code(tmp_path):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not a picture")
+    result = run_cli("segment", tmp_path / "missing.jpg", not_image, PHOTOS["one"], "--json",
+                     "--output-dir", tmp_path / "out")
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert [r["image"] for r in summary["images"]] == [str(PHOTOS["one"])]
+    errors = {f["image"]: f["error"] for f in summary["failed"]}
+    assert "no such file" in errors[str(tmp_path / "missing.jpg")]
+    assert "not a readable image" in errors[str(not_image)]
+    assert "missing.jpg: no such file" in result.stderr
+    assert (tmp_path / "out" / "pexels-karolina-grabowska-4378882.mask.png").is_file()
+
+
+def test_human_readable_summary_and_options(tmp_path):
+    result = run_cli("segment", PHOTOS["two"], "--threshold", "0.5", "--internal-resolution", "low",
+                     "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "person" in result.stdout and "input 353x257" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--threshold", "1.5"], "--threshold: 1.5 is outside [0, 1]"),
+        (["--threshold", "abc"], "--threshold: 'abc' is not a number"),
+        (["--internal-resolution", "huge"], "--internal-resolution: 'huge' is not one of"),
+        (["--internal-resolution", "5"], "--internal-resolution: internal_resolution 5.0 is outside"),
+        (["--model", "no_such_model"], "no model called 'no_such_model'"),
+        (["--model", "/nowhere/model.tflite"], "model file /nowhere/model.tflite does not exist"),
+    ],
+)
+def test_bad_options_exit_with_a_clear_message(tmp_path, args, message):
+    result = run_cli("segment", PHOTOS["one"], *args, "--output-dir", tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_same_stem_images_do_not_overwrite_each_other(tmp_path):
+    other = tmp_path / "copy"
+    other.mkdir()
+    shutil.copy(PHOTOS["one"], other / PHOTOS["one"].name)
+    result = run_cli("segment", PHOTOS["one"], other / PHOTOS["one"].name, "--output-dir", tmp_path / "out")
+    assert result.returncode == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["pexels-karolina-grabowska-4378882-2.mask.png", "pexels-karolina-grabowska-4378882.mask.png"]
+
+
+def test_models_list_verify_and_fetch_commands():
+    listing = run_cli("models", "list", "--installed", "--json")
+    assert listing.returncode == 0
+    installed = {m["name"]: m for m in json.loads(listing.stdout)}
+    assert installed["bodypix_mobilenet_v1_075_720_1280_16_quant"]["default"] is True
+    verify = run_cli("models", "verify")
+    assert verify.returncode == 0
+    assert "bodypix_mobilenet_v1_075_720_1280_16_quant: ok" in verify.stdout
+    # already installed: fetch reports the path and touches no network
+    fetch = run_cli("models", "fetch")
+    assert fetch.returncode == 0 and "coral/bodypix_mobilenet_v1_075_720_1280_16_quant.tflite" in fetch.stdout
+    converted = run_cli("models", "fetch", "bodypix_resnet50_16_float32")
+    assert converted.returncode == 1 and "edge-bodypix convert" in converted.stderr
+
+
+def test_runtime_never_imports_tensorflow():
+    code = ("import sys, edge_bodypix; edge_bodypix.load(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tflite_runtime')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

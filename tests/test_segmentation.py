@@ -1,0 +1,203 @@
+"""Person and part segmentation of the shared photos with the default Coral model."""
+
+import numpy as np
+import pytest
+
+import edge_bodypix
+from edge_bodypix import InvalidParameterError, PART_CHANNELS, PartSegmentation, PersonSegmentation
+
+from conftest import PER_TENSOR_LANDSCAPE_MODEL, PER_TENSOR_MODEL, iou
+
+FACE = {PART_CHANNELS.index("left_face"), PART_CHANNELS.index("right_face")}
+TORSO = {PART_CHANNELS.index("torso_front"), PART_CHANNELS.index("torso_back")}
+LOWER_BODY = {i for i, name in enumerate(PART_CHANNELS) if "leg" in name or "feet" in name}
+
+
+def test_default_model_comes_from_the_store_with_body_pix_defaults(net):
+    assert net.info.name == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+    assert (net.info.architecture, net.info.multiplier, net.info.output_stride) == ("MobileNetV1", 0.75, 16)
+    assert net.info.normalisation == "mobilenet"
+
+
+@pytest.mark.parametrize("name, low, high", [("one", 0.2, 0.5), ("two", 0.15, 0.45), ("five", 0.35, 0.7)])
+def test_person_masks_cover_a_plausible_share_of_each_photo(net, photos, name, low, high):
+    result = net.segment_person(photos[name])
+    assert isinstance(result, PersonSegmentation)
+    assert (result.width, result.height) == (1440, 1080)
+    assert result.data.shape == (1080, 1440) and result.data.dtype == np.uint8
+    assert set(np.unique(result.data)) == {0, 1}
+    assert low < result.person_fraction < high
+    assert result.all_poses == []
+
+
+def test_the_five_people_stand_side_by_side_across_the_photo(net, photos):
+    mask = net.segment_person(photos["five"]).data
+    columns_with_people = mask[:700].mean(axis=0) > 0.2  # upper body rows
+    # five bodies: runs of person columns separated by gaps between the people
+    runs = np.flatnonzero(np.diff(columns_with_people.astype(int)) == 1).size + int(columns_with_people[0])
+    assert 3 <= runs <= 7
+    assert columns_with_people[:300].any() and columns_with_people[-300:].any()
+
+
+def test_background_corners_of_the_selfie_are_not_person(net, photos):
+    mask = net.segment_person(photos["one"]).data
+    assert mask[:100, :100].mean() < 0.05 and mask[:100, -100:].mean() < 0.05
+
+
+@pytest.mark.parametrize("name", ["one", "two", "five"])
+def test_parts_sit_where_bodies_have_them(net, photos, name):
+    result = net.segment_person_parts(photos[name])
+    assert isinstance(result, PartSegmentation)
+    parts = result.data
+    assert parts.dtype == np.int32 and parts.shape == (1080, 1440)
+    assert parts.min() >= -1 and parts.max() <= 23
+    rows = np.arange(parts.shape[0])[:, None].repeat(parts.shape[1], 1)
+    face_rows = rows[np.isin(parts, list(FACE))]
+    torso_rows = rows[np.isin(parts, list(TORSO))]
+    assert face_rows.size > 2000 and torso_rows.size > 20000
+    assert np.median(face_rows) < np.median(torso_rows)  # faces above torsos
+    lower = rows[np.isin(parts, list(LOWER_BODY))]
+    if lower.size > 5000:
+        assert np.median(lower) > np.median(torso_rows)  # legs below torsos
+
+
+def test_part_map_covers_exactly_the_person_mask(net, photos):
+    image = photos["two"]
+    mask = net.segment_person(image).data
+    parts = net.segment_person_parts(image).data
+    assert np.array_equal(parts >= 0, mask == 1)
+
+
+@pytest.mark.parametrize("resolution", ["low", "medium", "high", "full", 0.35, 1.3])
+def test_every_internal_resolution_gives_a_consistent_mask(net, photos, resolution):
+    # BodyPix is scale-sensitive (people fill more of its receptive field at high
+    # resolutions), so masks differ between resolutions; the selfie stays stable.
+    reference = net.segment_person(photos["one"], internal_resolution="medium").data
+    mask = net.segment_person(photos["one"], internal_resolution=resolution).data
+    assert mask.shape == reference.shape
+    assert iou(mask, reference) > 0.85
+    for name in ("two", "five"):
+        assert 0.15 < net.segment_person(photos[name], internal_resolution=resolution).person_fraction < 0.6
+
+
+def test_resolution_sets_the_model_input_size(net, photos):
+    assert net.input_size_for((1080, 1440), "medium") == (529, 721)
+    assert net.input_size_for((1080, 1440), "low") == (257, 353)
+    net.segment_person(photos["one"], internal_resolution="low")
+    assert net.backend.input_size == (257, 353)
+
+
+def test_camera_frames_and_odd_sizes_work(net, frames, photos):
+    frame_mask = net.segment_person(frames["five"]).data
+    assert frame_mask.shape == (480, 640)
+    odd = np.ascontiguousarray(photos["five"][17:1017, 33:811])  # 1000x778, needs padding
+    odd_mask = net.segment_person(odd).data
+    assert odd_mask.shape == (1000, 778)
+    full = net.segment_person(photos["five"]).data[17:1017, 33:811]
+    assert iou(odd_mask, full) > 0.85
+
+
+def test_flip_horizontal_mirrors_masks_and_parts(net, photos):
+    image = photos["one"]
+    assert np.array_equal(net.segment_person(image, flip_horizontal=True).data,
+                          net.segment_person(image).data[:, ::-1])
+    assert np.array_equal(net.segment_person_parts(image, flip_horizontal=True).data,
+                          net.segment_person_parts(image).data[:, ::-1])
+
+
+def test_threshold_controls_the_mask_size(net, photos):
+    loose = net.segment_person(photos["two"], segmentation_threshold=0.3).data.sum()
+    default = net.segment_person(photos["two"]).data.sum()
+    strict = net.segment_person(photos["two"], segmentation_threshold=0.95).data.sum()
+    assert loose > default > strict > 0
+
+
+def test_rgba_input_gives_the_same_mask(net, frames):
+    rgb = frames["one"]
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert np.array_equal(net.segment_person(rgba).data, net.segment_person(rgb).data)
+
+
+def test_results_do_not_share_buffers_between_calls(net, frames):
+    first = net.segment_person(frames["one"])
+    kept = first.data.copy()
+    net.segment_person(frames["five"])
+    assert np.array_equal(first.data, kept)
+
+
+def test_timings_are_recorded(net, frames):
+    net.segment_person_parts(frames["two"])
+    t = net.last_timings
+    assert t.preprocess_ms > 0 and t.inference_ms > 0 and t.postprocess_ms > 0
+    assert t.total_ms == pytest.approx(t.preprocess_ms + t.inference_ms + t.postprocess_ms)
+
+
+def test_per_tensor_quantisation_loses_accuracy_but_still_finds_the_people(photos):
+    # Google's per-tensor variant quantises depthwise weights coarsely; it must
+    # still find the same people, with rougher edges than the per-channel model.
+    per_channel = edge_bodypix.load()
+    per_tensor = edge_bodypix.load(model=str(PER_TENSOR_MODEL))
+    for image in photos.values():
+        assert iou(per_channel.segment_person(image).data, per_tensor.segment_person(image).data) > 0.7
+
+
+def test_same_weights_built_for_another_input_shape_give_the_same_masks(photos):
+    portrait = edge_bodypix.load(model=str(PER_TENSOR_MODEL))
+    landscape = edge_bodypix.load(model=str(PER_TENSOR_LANDSCAPE_MODEL))
+    for image in photos.values():
+        # identical weights; only XNNPACK's kernel choice for the stored shape differs
+        assert iou(portrait.segment_person(image).data, landscape.segment_person(image).data) > 0.995
+
+
+def test_load_by_configuration_and_by_name():
+    by_config = edge_bodypix.load(architecture="MobileNetV1", output_stride=16, multiplier=0.75, quant_bytes=1)
+    assert by_config.info.name == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+    by_name = edge_bodypix.load(model="bodypix_mobilenet_v1_075_720_1280_16_per_tensor_quant")
+    assert by_name.info.quantisation == "uint8 per-tensor"
+    assert by_name.backend.path.endswith("coral/bodypix_mobilenet_v1_075_720_1280_16_per_tensor_quant.tflite")
+
+
+def test_num_threads_reaches_the_interpreter():
+    net = edge_bodypix.load(num_threads=1)
+    assert "1 threads" in net.info.backend
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"segmentation_threshold": 1.5}, "segmentation_threshold 1.5"),
+        ({"segmentation_threshold": "high"}, "segmentation_threshold must be a number"),
+        ({"max_detections": 0}, "max_detections 0"),
+        ({"max_detections": 2.5}, "max_detections 2.5"),
+        ({"score_threshold": -0.1}, "score_threshold -0.1"),
+        ({"nms_radius": 0}, "nms_radius 0"),
+        ({"internal_resolution": "ultra"}, "internal_resolution 'ultra'"),
+        ({"internal_resolution": 3}, "internal_resolution 3"),
+    ],
+)
+def test_bad_parameters_are_rejected_with_their_name_and_value(net, frames, kwargs, message):
+    for method in (net.segment_person, net.segment_person_parts):
+        with pytest.raises(InvalidParameterError, match=message):
+            method(frames["one"], **kwargs)
+
+
+def test_bad_images_are_rejected(net):
+    with pytest.raises(InvalidParameterError, match="uint8"):
+        net.segment_person(np.zeros((480, 640, 3), np.float64))
+    with pytest.raises(InvalidParameterError, match="numpy array"):
+        net.segment_person("photo.jpg")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"architecture": "VGG"}, "architecture 'VGG'"),
+        ({"multiplier": 0.6}, "multiplier 0.6"),
+        ({"output_stride": 32}, "output_stride 32"),
+        ({"quant_bytes": 3}, "quant_bytes 3"),
+        ({"num_threads": 0}, "num_threads 0"),
+    ],
+)
+def test_bad_load_arguments_are_rejected(kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        edge_bodypix.load(**kwargs)
