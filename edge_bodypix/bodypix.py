@@ -18,7 +18,7 @@ import numpy as np
 
 from .adapters.geometry import Geometry, InternalResolution, input_resolution
 from .adapters.preprocess import apply_lookup_table, check_image, input_lookup_table, pad_and_resize
-from .adapters.segmentation import SegmentationMaps, part_map, person_mask
+from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_mask
 from .backends.base import Backend, RawOutputs
 from .errors import InvalidParameterError, ModelFormatError
 from .results import PartSegmentation, PersonSegmentation
@@ -210,8 +210,10 @@ class BodyPix:
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
         plan, outputs = self.infer(image, internal_resolution, ("segments", "part_heatmaps"))
         started = time.perf_counter()
-        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
-        parts = part_map(outputs["part_heatmaps"], mask, plan.maps)
+        segments = outputs["segments"][:, :, 0]
+        mask = person_mask(segments, plan.maps, segmentation_threshold)
+        cells = person_cells(segments, segmentation_threshold)
+        parts = part_map(outputs["part_heatmaps"], mask, plan.maps, cells)
         if flip_horizontal:
             parts = np.ascontiguousarray(parts[:, ::-1])
         height, width = plan.geometry.image_size

@@ -12,11 +12,13 @@ import pytest
 
 from conftest import PHOTOS, ROOT
 
-EXE = shutil.which("edge-bodypix") or None
+# the console script installed beside this interpreter (pip install -e .)
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
 
 
 def run_cli(*args, cwd=None):
-    command = [EXE] if EXE else [sys.executable, "-m", "edge_bodypix"]
+    assert os.path.isfile(SCRIPT), f"console script not installed at {SCRIPT}"
+    command = [SCRIPT]
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           env=os.environ, timeout=300)
 

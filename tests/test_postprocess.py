@@ -11,6 +11,7 @@ from edge_bodypix.adapters.segmentation import (
     SegmentationMaps,
     channel_argmax,
     part_map,
+    person_cells,
     person_mask,
     segment_logits_to_image,
     threshold_logit,
@@ -87,7 +88,7 @@ def test_part_map_is_argmax_of_body_pix_part_scores_inside_the_mask():
     parts = smooth_grid(geometry.grid_size, 24, 5)
     segments = smooth_grid(geometry.grid_size, 1, 6)[:, :, 0] + 2
     mask = person_mask(segments, maps, 0.7)
-    ours = part_map(parts, mask, maps)
+    ours = part_map(parts, mask, maps, person_cells(segments, 0.7))
     assert ours.dtype == np.int32
     assert np.all(ours[mask == 0] == -1)
     assert np.all((ours[mask == 1] >= 0) & (ours[mask == 1] < 24))
@@ -101,4 +102,19 @@ def test_part_map_without_a_person_is_all_minus_one():
     geometry, maps = build((480, 640))
     parts = smooth_grid(geometry.grid_size, 24, 7)
     empty = np.zeros((480, 640), np.uint8)
-    assert np.all(part_map(parts, empty, maps) == -1)
+    assert np.all(part_map(parts, empty, maps, None) == -1)
+    assert person_cells(np.full(geometry.grid_size, -9.0, np.float32), 0.7) is None
+
+
+def test_part_argmax_is_limited_to_the_cells_that_can_hold_a_person():
+    geometry, maps = build((480, 640))
+    parts = smooth_grid(geometry.grid_size, 24, 8)
+    segments = np.full(geometry.grid_size, -8.0, np.float32)
+    segments[5:9, 6:12] = 6.0  # one person in the middle of the frame
+    mask = person_mask(segments, maps, 0.7)
+    cells = person_cells(segments, 0.7)
+    assert cells == ((5, 8), (6, 11))
+    limited = part_map(parts, mask, maps, cells)
+    everywhere = part_map(parts, mask, maps, ((0, geometry.grid_size[0] - 1), (0, geometry.grid_size[1] - 1)))
+    assert mask.sum() > 10000
+    assert np.array_equal(limited, everywhere)

@@ -98,21 +98,25 @@ def quantise(values: np.ndarray, dtype: np.dtype, scale: float, zero_point: int)
 def input_lookup_table(
     normalisation: str, dtype: np.dtype, quantisation: Tuple[float, int] = (0.0, 0)
 ) -> np.ndarray:
-    """256x1x3 table from RGB byte to input-tensor value, so pre-processing is one `cv2.LUT`."""
+    """Table from RGB byte to input-tensor value, so pre-processing is one `cv2.LUT`.
+
+    The shape is (256,) when all channels share one table (MobileNet), which
+    OpenCV applies faster, and (1, 256, 3) otherwise (ResNet50's channel means).
+    """
     byte_values = np.arange(256, dtype=np.float64)[:, None].repeat(3, axis=1)
-    real = normalise(byte_values, normalisation)
-    return quantise(real, dtype, *quantisation).reshape(256, 1, 3)
+    table = quantise(normalise(byte_values, normalisation), dtype, *quantisation)
+    if np.all(table == table[:, :1]):
+        return np.ascontiguousarray(table[:, 0])
+    return np.ascontiguousarray(table.reshape(1, 256, 3))
 
 
 def apply_lookup_table(resized: np.ndarray, table: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Apply `input_lookup_table` to a resized uint8 RGB image."""
+    """Apply an `input_lookup_table` to a resized uint8 RGB image."""
     if table.dtype in (np.uint8, np.int8, np.float32, np.float64, np.int16, np.uint16, np.int32):
-        lut = table.reshape(1, 256, 3)
-        return cv2.LUT(resized, lut, dst=out)
-    # float16 and others: gather per channel with numpy.
-    flat = table.reshape(256, 3)
+        return cv2.LUT(resized, table, dst=out)
+    # float16 and other types OpenCV has no LUT for: gather per channel with numpy.
+    per_channel = table.reshape(256, 1).repeat(3, axis=1) if table.ndim == 1 else table.reshape(256, 3)
     result = np.empty(resized.shape, dtype=table.dtype) if out is None else out
     for channel in range(3):
-        np.take(flat[:, channel], resized[:, :, channel], out=result[:, :, channel])
+        np.take(per_channel[:, channel], resized[:, :, channel], out=result[:, :, channel])
     return result
-

@@ -52,6 +52,8 @@ class Resampler:
     cols_t: np.ndarray  # (w, n_cols)
     resized_wh: Tuple[int, int]  # cv2.resize target (image plus margins)
     crop: Tuple[slice, slice]  # the image inside the resized target
+    row_cells: np.ndarray  # (n_rows,) grid row of the first neighbour each resampled row reads
+    col_cells: np.ndarray  # (n_cols,)
 
     @classmethod
     def build(cls, geometry: Geometry, factor: int) -> "Resampler":
@@ -63,7 +65,16 @@ class Resampler:
             cols_t=np.ascontiguousarray(cols.T, dtype=np.float32),
             resized_wh=(width + 2 * col_margin, height + 2 * row_margin),
             crop=(slice(row_margin, row_margin + height), slice(col_margin, col_margin + width)),
+            row_cells=np.argmax(rows != 0, axis=1),
+            col_cells=np.argmax(cols != 0, axis=1),
         )
+
+    def span(self, grid_rows: Tuple[int, int], grid_cols: Tuple[int, int]) -> Tuple[slice, slice]:
+        """Resampled rows and columns that read any grid cell in the given inclusive ranges."""
+        def axis_span(cells: np.ndarray, first: int, last: int) -> slice:
+            # a sample reads cells c and c + 1, so it touches [first, last] when c in [first - 1, last]
+            return slice(int(np.searchsorted(cells, first - 1, "left")), int(np.searchsorted(cells, last, "right")))
+        return axis_span(self.row_cells, *grid_rows), axis_span(self.col_cells, *grid_cols)
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -123,19 +134,43 @@ def channel_argmax(values: np.ndarray) -> np.ndarray:
     return np.subtract(np.uint8(count), labels, out=labels)
 
 
-def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler) -> np.ndarray:
-    """Argmax of the part logits on the resampled part grid (uint8)."""
+def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """Inclusive grid row and column ranges that can hold person pixels, or None if none can.
+
+    A pixel interpolates its four surrounding grid values, so it can pass the
+    threshold only next to a grid value that does; one logit of slack covers
+    the resampling's rounding.
+    """
+    rows, cols = np.nonzero(segment_logits > threshold_logit(threshold) - 1.0)
+    if rows.size == 0:
+        return None
+    return (int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max()))
+
+
+def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler, span: Tuple[slice, slice]) -> np.ndarray:
+    """Argmax of the part logits on the resampled part grid (uint8), computed only inside `span`."""
     grid_h, grid_w, count = part_logits.shape
+    row_span, col_span = span
+    labels = np.zeros(resampler.shape, dtype=np.uint8)
     channels_first = np.ascontiguousarray(np.moveaxis(part_logits, -1, 0), dtype=np.float32)
-    columns = (channels_first.reshape(count * grid_h, grid_w) @ resampler.cols_t).reshape(count, grid_h, -1)
-    return channel_argmax(np.matmul(resampler.rows, columns))
+    cols_t = resampler.cols_t[:, col_span]
+    columns = (channels_first.reshape(count * grid_h, grid_w) @ cols_t).reshape(count, grid_h, -1)
+    labels[row_span, col_span] = channel_argmax(np.matmul(resampler.rows[row_span], columns))
+    return labels
 
 
-def part_map(part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
-    """HxW int32 part ids where `mask` is set and -1 elsewhere (body-pix `decodePartSegmentation`)."""
-    if not mask.any():
+def part_map(
+    part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps,
+    cells: Optional[Tuple[Tuple[int, int], Tuple[int, int]]],
+) -> np.ndarray:
+    """HxW int32 part ids where `mask` is set and -1 elsewhere (body-pix `decodePartSegmentation`).
+
+    `cells` (from `person_cells`) limits the argmax to the grid region that can
+    hold person pixels; None means there is none.
+    """
+    if cells is None or not mask.any():
         return np.full(maps.geometry.image_size, -1, dtype=np.int32)
-    labels = part_labels_on_grid(part_logits, maps.parts)
+    labels = part_labels_on_grid(part_logits, maps.parts, maps.parts.span(*cells))
     image_labels = maps.parts.to_image(labels, cv2.INTER_NEAREST_EXACT) + np.uint8(1)
     image_labels *= mask
     return np.subtract(image_labels, 1, dtype=np.int32)
