@@ -26,7 +26,24 @@ class Pose:
 
 
 @dataclass
-class PersonSegmentation:
+class _Segmentation:
+    width: int
+    height: int
+    data: np.ndarray
+    all_poses: List[Pose] = field(default_factory=list)
+    pose: Optional[Pose] = None
+
+    def person_pixels(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def person_fraction(self) -> float:
+        """Share of the image's pixels that belong to a person."""
+        return float(np.count_nonzero(self.person_pixels())) / float(self.width * self.height)
+
+
+@dataclass
+class PersonSegmentation(_Segmentation):
     """Person mask (body-pix `SemanticPersonSegmentation` / `PersonSegmentation`).
 
     `data` is an HxW uint8 array, 1 on person pixels and 0 elsewhere, at the
@@ -34,33 +51,17 @@ class PersonSegmentation:
     `pose` is set on per-person results of multi-person segmentation.
     """
 
-    width: int
-    height: int
-    data: np.ndarray
-    all_poses: List[Pose] = field(default_factory=list)
-    pose: Optional[Pose] = None
-
-    @property
-    def person_fraction(self) -> float:
-        """Share of the image's pixels that belong to a person."""
-        return float(np.count_nonzero(self.data)) / float(self.width * self.height)
+    def person_pixels(self) -> np.ndarray:
+        return self.data
 
 
 @dataclass
-class PartSegmentation:
+class PartSegmentation(_Segmentation):
     """Body-part map (body-pix `SemanticPartSegmentation` / `PartSegmentation`).
 
     `data` is an HxW int32 array holding part ids 0..23 (see `PART_CHANNELS`)
     on person pixels and -1 elsewhere.
     """
 
-    width: int
-    height: int
-    data: np.ndarray
-    all_poses: List[Pose] = field(default_factory=list)
-    pose: Optional[Pose] = None
-
-    @property
-    def person_fraction(self) -> float:
-        """Share of the image's pixels that belong to a person."""
-        return float(np.count_nonzero(self.data >= 0)) / float(self.width * self.height)
+    def person_pixels(self) -> np.ndarray:
+        return self.data >= 0

@@ -14,12 +14,7 @@ def internal_resolution_arg(text: str) -> Union[str, float]:
     """argparse type for --internal-resolution: a name or a number in [0.1, 2.0]."""
     value: Union[str, float] = text
     if text not in INTERNAL_RESOLUTIONS:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not one of {', '.join(INTERNAL_RESOLUTIONS)} or a number"
-            ) from None
+        value = _parse(text, float, f"one of {', '.join(INTERNAL_RESOLUTIONS)} or a number")
     try:
         internal_resolution_fraction(value)
     except InvalidParameterError as exc:
@@ -27,22 +22,24 @@ def internal_resolution_arg(text: str) -> Union[str, float]:
     return value
 
 
+def _parse(text: str, kind: type, description: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {description}") from None
+
+
 def unit_interval_arg(text: str) -> float:
     """argparse type for a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _parse(text, float, "a number")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
     return value
 
 
 def positive_int_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    """argparse type for a whole number >= 1."""
+    value = _parse(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
     return value

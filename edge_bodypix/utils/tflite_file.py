@@ -40,25 +40,23 @@ class _Reader:
     def fail(self, what: str) -> ModelFormatError:
         return ModelFormatError(f"{self.path}: truncated or corrupt TFLite file ({what})")
 
-    def u32(self, pos: int) -> int:
-        if pos < 0 or pos + 4 > len(self.data):
+    def _unpack(self, fmt: str, pos: int) -> int:
+        size = struct.calcsize(fmt)
+        if pos < 0 or pos + size > len(self.data):
             raise self.fail(f"offset {pos} beyond {len(self.data)} bytes")
-        return struct.unpack_from("<I", self.data, pos)[0]
-
-    def i32(self, pos: int) -> int:
-        if pos < 0 or pos + 4 > len(self.data):
-            raise self.fail(f"offset {pos} beyond {len(self.data)} bytes")
-        return struct.unpack_from("<i", self.data, pos)[0]
+        return struct.unpack_from(fmt, self.data, pos)[0]
 
     def u16(self, pos: int) -> int:
-        if pos < 0 or pos + 2 > len(self.data):
-            raise self.fail(f"offset {pos} beyond {len(self.data)} bytes")
-        return struct.unpack_from("<H", self.data, pos)[0]
+        return self._unpack("<H", pos)
+
+    def u32(self, pos: int) -> int:
+        return self._unpack("<I", pos)
+
+    def i32(self, pos: int) -> int:
+        return self._unpack("<i", pos)
 
     def u64(self, pos: int) -> int:
-        if pos < 0 or pos + 8 > len(self.data):
-            raise self.fail(f"offset {pos} beyond {len(self.data)} bytes")
-        return struct.unpack_from("<Q", self.data, pos)[0]
+        return self._unpack("<Q", pos)
 
     def field(self, table: int, index: int) -> int:
         """Absolute position of a table field, or 0 when the field is absent."""
