@@ -12,20 +12,26 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .adapters.geometry import Geometry, InternalResolution, input_resolution
 from .adapters.preprocess import apply_lookup_table, check_image, input_lookup_table, pad_and_resize
-from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_mask
+from .adapters.instances import InstanceLattice, instance_labels
+from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
+from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
 from .errors import InvalidParameterError, ModelFormatError
-from .results import PartSegmentation, PersonSegmentation
+from .results import PartSegmentation, PersonSegmentation, Pose
 
 #: Part ids are decided on a grid this many times finer than the output grid
 #: (stride 16 at "medium": every 2nd input pixel). See `adapters.segmentation`.
 DEFAULT_PART_FACTOR = 8
+#: Instance walks start from this many points per output grid cell and axis.
+#: See `adapters.instances`.
+DEFAULT_INSTANCE_FACTOR = 2
+POSE_ROLES = ("heatmaps", "short_offsets", "displacement_fwd", "displacement_bwd")
 _PLAN_CACHE_SIZE = 8
 
 
@@ -62,6 +68,7 @@ class _FramePlan:
 
     geometry: Geometry
     maps: SegmentationMaps
+    lattice: InstanceLattice
     resized: np.ndarray
     tensor: np.ndarray
 
@@ -85,15 +92,29 @@ def check_segmentation_config(
         raise InvalidParameterError(f"nms_radius {nms_radius!r} must be > 0")
 
 
+def check_multi_person_config(min_keypoint_score: float, refine_steps: int) -> None:
+    """The extra checks of body-pix `validateMultiPersonInstanceInferenceConfig`."""
+    if isinstance(min_keypoint_score, bool) or not isinstance(min_keypoint_score, Real) \
+            or not 0.0 <= min_keypoint_score <= 1.0:
+        raise InvalidParameterError(f"min_keypoint_score {min_keypoint_score!r} is outside [0, 1]")
+    if isinstance(refine_steps, bool) or not isinstance(refine_steps, Integral) or not 1 <= refine_steps <= 20:
+        raise InvalidParameterError(f"refine_steps {refine_steps!r} must be a whole number in [1, 20]")
+
+
 class BodyPix:
     """A loaded BodyPix network. Not thread-safe: use one object per thread."""
 
-    def __init__(self, backend: Backend, info: ModelInfo, part_factor: int = DEFAULT_PART_FACTOR):
-        if part_factor < 1:
-            raise InvalidParameterError(f"part_factor {part_factor!r} must be >= 1")
+    def __init__(
+        self, backend: Backend, info: ModelInfo, part_factor: int = DEFAULT_PART_FACTOR,
+        instance_factor: int = DEFAULT_INSTANCE_FACTOR,
+    ):
+        if part_factor < 1 or instance_factor < 1:
+            raise InvalidParameterError(
+                f"part_factor {part_factor!r} and instance_factor {instance_factor!r} must be >= 1")
         self.backend = backend
         self.info = info
         self.part_factor = int(part_factor)
+        self.instance_factor = int(instance_factor)
         self.last_timings = Timings()
         self._lookup = input_lookup_table(info.normalisation, backend.input_dtype, backend.input_quantisation)
         self._plans: "OrderedDict[Tuple[Tuple[int, int], Tuple[int, int]], _FramePlan]" = OrderedDict()
@@ -131,6 +152,7 @@ class BodyPix:
         plan = _FramePlan(
             geometry=geometry,
             maps=SegmentationMaps.build(geometry, self.part_factor),
+            lattice=InstanceLattice.build(geometry, self.output_stride, self.instance_factor),
             resized=np.empty((input_size[0], input_size[1], 3), dtype=np.uint8),
             tensor=np.empty((input_size[0], input_size[1], 3), dtype=self._lookup.dtype),
         )
@@ -165,6 +187,26 @@ class BodyPix:
         self.last_timings.postprocess_ms = (time.perf_counter() - started) * 1e3
 
     # -- body-pix API ---------------------------------------------------------------------
+    def _decode_poses(
+        self, outputs: RawOutputs, plan: _FramePlan, max_detections: int, score_threshold: float,
+        nms_radius: float, flip_horizontal: bool,
+    ) -> List[Pose]:
+        """Poses in image pixels (body-pix `decodeMultiplePoses` + `scaleAndFlipPoses`)."""
+        scores = sigmoid(outputs["heatmaps"])
+        raw = decode_multiple_poses(
+            scores, outputs["short_offsets"], outputs["displacement_fwd"], outputs["displacement_bwd"],
+            self.output_stride, max_detections, score_threshold, nms_radius,
+        )
+        return scale_poses(raw, plan.geometry, flip_horizontal)
+
+    def _pose_roles(self) -> Tuple[str, ...]:
+        return tuple(role for role in POSE_ROLES if role in self.backend.roles)
+
+    def _poses_or_empty(self, outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal):
+        if not all(role in outputs for role in POSE_ROLES):
+            return []  # a model without pose outputs (segmentation-only export)
+        return self._decode_poses(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
+
     def segment_person(
         self,
         image: np.ndarray,
@@ -178,18 +220,19 @@ class BodyPix:
         """Person mask of an RGB image (body-pix `segmentPerson`).
 
         `data` is 1 where the person score exceeds `segmentation_threshold`.
-        With `flip_horizontal` the mask is mirrored (body-pix 2.2.1 accepts the
-        flag but ignores it). `max_detections`, `score_threshold` and
-        `nms_radius` steer pose decoding, which fills `all_poses`.
+        `all_poses` holds the poses found (`max_detections`, `score_threshold`
+        and `nms_radius` steer their decoding). With `flip_horizontal` the mask
+        and poses are mirrored (body-pix 2.2.1 accepts the flag but ignores it).
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(image, internal_resolution, ("segments",))
+        plan, outputs = self.infer(image, internal_resolution, ("segments",) + self._pose_roles())
         started = time.perf_counter()
         mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
         if flip_horizontal:
             mask = np.ascontiguousarray(mask[:, ::-1])
+        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
         height, width = plan.geometry.image_size
-        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=[])
+        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=poses)
         self._finish(started)
         return result
 
@@ -208,18 +251,107 @@ class BodyPix:
         `data` holds part ids 0..23 (`PART_CHANNELS`) on person pixels, -1 elsewhere.
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(image, internal_resolution, ("segments", "part_heatmaps"))
+        plan, outputs = self.infer(
+            image, internal_resolution, ("segments", "part_heatmaps") + self._pose_roles())
         started = time.perf_counter()
-        segments = outputs["segments"][:, :, 0]
-        mask = person_mask(segments, plan.maps, segmentation_threshold)
-        cells = person_cells(segments, segmentation_threshold)
-        parts = part_map(outputs["part_heatmaps"], mask, plan.maps, cells)
+        parts = self._part_map(outputs, plan, segmentation_threshold)[1]
         if flip_horizontal:
             parts = np.ascontiguousarray(parts[:, ::-1])
+        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
         height, width = plan.geometry.image_size
-        result = PartSegmentation(width=width, height=height, data=parts, all_poses=[])
+        result = PartSegmentation(width=width, height=height, data=parts, all_poses=poses)
         self._finish(started)
         return result
+
+    def _part_map(self, outputs: RawOutputs, plan: _FramePlan, threshold: float) -> Tuple[np.ndarray, np.ndarray]:
+        segments = outputs["segments"][:, :, 0]
+        mask = person_mask(segments, plan.maps, threshold)
+        return mask, part_map(outputs["part_heatmaps"], mask, plan.maps, person_cells(segments, threshold))
+
+    def _instances(
+        self, image, parts: bool, flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
+        score_threshold, nms_radius, min_keypoint_score, refine_steps,
+    ):
+        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
+        check_multi_person_config(min_keypoint_score, refine_steps)
+        missing = [role for role in POSE_ROLES + ("long_offsets",) if role not in self.backend.roles]
+        if missing:
+            raise ModelFormatError(f"{self.info.path}: multi-person segmentation needs the {', '.join(missing)} outputs")
+        roles = ("segments", "long_offsets") + POSE_ROLES + (("part_heatmaps",) if parts else ())
+        plan, outputs = self.infer(image, internal_resolution, roles)
+        started = time.perf_counter()
+        segments = outputs["segments"][:, :, 0]
+        if parts:
+            mask, part_ids = self._part_map(outputs, plan, segmentation_threshold)
+        else:
+            mask = person_mask(segments, plan.maps, segmentation_threshold)
+        poses = self._decode_poses(outputs, plan, max_detections, score_threshold, nms_radius, False)
+        # body-pix keeps poses scoring at least score_threshold (its minPoseScore) for instances
+        poses = [pose for pose in poses if pose.score >= score_threshold][:max_detections]
+        labels = instance_labels(
+            mask, person_grid(segments, segmentation_threshold), outputs["long_offsets"], poses,
+            plan.geometry, self.output_stride, plan.lattice, refine_steps, min_keypoint_score,
+        )
+        if flip_horizontal:
+            labels = labels[:, ::-1]
+            if parts:
+                part_ids = part_ids[:, ::-1]
+            poses = [flip_pose_horizontal(pose, plan.geometry.image_size[1]) for pose in poses]
+        height, width = plan.geometry.image_size
+        results = []
+        for index, pose in enumerate(poses):
+            own = labels == index
+            if parts:
+                data = np.where(own, part_ids, np.int32(-1))
+                results.append(PartSegmentation(width=width, height=height, data=data, pose=pose))
+            else:
+                results.append(PersonSegmentation(width=width, height=height, data=own.view(np.uint8), pose=pose))
+        self._finish(started)
+        return results
+
+    def segment_multi_person(
+        self,
+        image: np.ndarray,
+        flip_horizontal: bool = False,
+        internal_resolution: InternalResolution = "medium",
+        segmentation_threshold: float = 0.7,
+        max_detections: int = 10,
+        score_threshold: float = 0.4,
+        nms_radius: float = 20,
+        min_keypoint_score: float = 0.3,
+        refine_steps: int = 10,
+    ) -> List[PersonSegmentation]:
+        """One mask per detected person, each with its `pose` (body-pix `segmentMultiPerson`).
+
+        Pixels go to the pose their long-offset walks end nearest to (see
+        `adapters.instances`); the masks are disjoint and their union is the
+        person mask of `segment_person` with the same threshold, except pixels
+        more than 1000 pixels from every pose, which body-pix leaves unassigned.
+        """
+        return self._instances(image, False, flip_horizontal, internal_resolution, segmentation_threshold,
+                               max_detections, score_threshold, nms_radius, min_keypoint_score, refine_steps)
+
+    def segment_multi_person_parts(
+        self,
+        image: np.ndarray,
+        flip_horizontal: bool = False,
+        internal_resolution: InternalResolution = "medium",
+        segmentation_threshold: float = 0.7,
+        max_detections: int = 10,
+        score_threshold: float = 0.4,
+        nms_radius: float = 20,
+        min_keypoint_score: float = 0.3,
+        refine_steps: int = 10,
+    ) -> List[PartSegmentation]:
+        """One part map per detected person, each with its `pose` (body-pix `segmentMultiPersonParts`)."""
+        return self._instances(image, True, flip_horizontal, internal_resolution, segmentation_threshold,
+                               max_detections, score_threshold, nms_radius, min_keypoint_score, refine_steps)
+
+    # Names used by body-pix's seed README (and python-tf-bodypix users).
+    estimate_single_person_segmentation = segment_person
+    estimate_single_person_part_segmentation = segment_person_parts
+    estimate_multi_person_instance_segmentation = segment_multi_person
+    estimate_multi_person_instance_part_segmentation = segment_multi_person_parts
 
 
 def _measure_output_stride(backend: Backend, path: str) -> int:
@@ -246,6 +378,7 @@ def load(
     models_dir: Optional[Sequence[str]] = None,
     edgetpu_device: Optional[str] = None,
     part_factor: int = DEFAULT_PART_FACTOR,
+    instance_factor: int = DEFAULT_INSTANCE_FACTOR,
     blas_threads: Optional[int] = 1,
 ) -> BodyPix:
     """Load a BodyPix model (body-pix `load`).
@@ -293,7 +426,7 @@ def load(
         normalisation=resolved.describe("normalisation", default_norm),
         backend=backend.description,
     )
-    return BodyPix(backend, info, part_factor=part_factor)
+    return BodyPix(backend, info, part_factor=part_factor, instance_factor=instance_factor)
 
 
 def _architecture_from_name(filename: str, fallback: str) -> str:

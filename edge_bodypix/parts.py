@@ -43,3 +43,26 @@ RAINBOW: Tuple[Tuple[int, int, int], ...] = (
     (40, 234, 141), (28, 219, 169), (26, 199, 194), (33, 176, 213),
     (47, 150, 224), (65, 125, 224), (84, 101, 214), (99, 81, 195),
 )
+
+#: PoseNet's skeleton as (parent, child) keypoint names, in body-pix's edge
+#: order (`POSE_CHAIN`); the displacement fields' channel e is edge e.
+POSE_CHAIN: Tuple[Tuple[str, str], ...] = (
+    ("nose", "leftEye"), ("leftEye", "leftEar"), ("nose", "rightEye"),
+    ("rightEye", "rightEar"), ("nose", "leftShoulder"),
+    ("leftShoulder", "leftElbow"), ("leftElbow", "leftWrist"),
+    ("leftShoulder", "leftHip"), ("leftHip", "leftKnee"),
+    ("leftKnee", "leftAnkle"), ("nose", "rightShoulder"),
+    ("rightShoulder", "rightElbow"), ("rightElbow", "rightWrist"),
+    ("rightShoulder", "rightHip"), ("rightHip", "rightKnee"),
+    ("rightKnee", "rightAnkle"),
+)
+
+#: Keypoint pairs drawn as a skeleton (body-pix `CONNECTED_PART_NAMES`).
+CONNECTED_KEYPOINTS: Tuple[Tuple[str, str], ...] = (
+    ("leftHip", "leftShoulder"), ("leftElbow", "leftShoulder"),
+    ("leftElbow", "leftWrist"), ("leftHip", "leftKnee"),
+    ("leftKnee", "leftAnkle"), ("rightHip", "rightShoulder"),
+    ("rightElbow", "rightShoulder"), ("rightElbow", "rightWrist"),
+    ("rightHip", "rightKnee"), ("rightKnee", "rightAnkle"),
+    ("leftShoulder", "rightShoulder"), ("leftHip", "rightHip"),
+)

@@ -86,8 +86,11 @@ def run_reference(
     results = {}
     for call in calls:
         summary = json.loads((workdir / f"{call['out']}.json").read_text())
-        dtype = np.int32 if call["method"] == "segmentPersonParts" else np.uint8
-        data = np.fromfile(workdir / f"{call['out']}.bin", dtype=dtype).reshape(summary["height"], summary["width"])
+        dtype = np.int32 if call["method"].endswith("Parts") else np.uint8
+        shape = (summary["height"], summary["width"])
+        if "people" in summary:  # multi-person: (people, H, W)
+            shape = (summary["people"],) + shape
+        data = np.fromfile(workdir / f"{call['out']}.bin", dtype=dtype).reshape(shape)
         results[call["out"]] = ReferenceResult(data, summary)
     resized = np.fromfile(workdir / "resized.bin", dtype=np.float32).reshape(input_size[0], input_size[1], 3)
     return ReferenceRun(results, resized)

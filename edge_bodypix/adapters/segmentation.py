@@ -134,14 +134,19 @@ def channel_argmax(values: np.ndarray) -> np.ndarray:
     return np.subtract(np.uint8(count), labels, out=labels)
 
 
-def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
-    """Inclusive grid row and column ranges that can hold person pixels, or None if none can.
+def person_grid(segment_logits: np.ndarray, threshold: float) -> np.ndarray:
+    """Grid cells (h x w bool) next to which person pixels can be.
 
     A pixel interpolates its four surrounding grid values, so it can pass the
     threshold only next to a grid value that does; one logit of slack covers
     the resampling's rounding.
     """
-    rows, cols = np.nonzero(segment_logits > threshold_logit(threshold) - 1.0)
+    return segment_logits > threshold_logit(threshold) - 1.0
+
+
+def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """Inclusive grid row and column ranges that can hold person pixels (see `person_grid`), or None."""
+    rows, cols = np.nonzero(person_grid(segment_logits, threshold))
     if rows.size == 0:
         return None
     return (int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max()))

@@ -6,8 +6,9 @@
 // JOB: {image: {path, height, width}, outputStride, tensors: {role: {path, shape}},
 //       calls: [{method, config, out}], resizedInput: path}
 // Tensor files are raw little-endian float32 (HWC); the image is raw RGB uint8.
-// Writes <out>.json (sizes, poses) and <out>.bin (mask uint8 or part map int32)
-// per call, and the resized input that body-pix fed its model to `resizedInput`.
+// Writes <out>.json (sizes, poses) and <out>.bin (mask uint8 or part map int32;
+// for multi-person methods one per person, concatenated) per call, and the
+// resized input that body-pix fed its model to `resizedInput`.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -59,8 +60,15 @@ async function main() {
   const net = new bodyPix.BodyPix(model);
   for (const call of job.calls) {
     const result = await net[call.method](image, call.config || {});
-    const summary = {height: result.height, width: result.width, allPoses: result.allPoses};
-    const array = call.method === 'segmentPersonParts' ? Int32Array.from(result.data) : Uint8Array.from(result.data);
+    const parts = call.method.endsWith('Parts');
+    // multi-person methods return one result per person: their data is concatenated
+    const people = Array.isArray(result) ? result : [result];
+    const summary = Array.isArray(result)
+      ? {height: image.shape[0], width: image.shape[1], people: people.length, poses: people.map((p) => p.pose)}
+      : {height: result.height, width: result.width, allPoses: result.allPoses};
+    const size = image.shape[0] * image.shape[1];
+    const array = parts ? new Int32Array(size * people.length) : new Uint8Array(size * people.length);
+    people.forEach((person, i) => array.set(person.data, i * size));
     fs.writeFileSync(path.resolve(dir, call.out + '.bin'), Buffer.from(array.buffer));
     fs.writeFileSync(path.resolve(dir, call.out + '.json'), JSON.stringify(summary));
   }
