@@ -288,24 +288,17 @@ class BodyPix:
         poses = self._decode_poses(outputs, plan, max_detections, score_threshold, nms_radius, False)
         # body-pix keeps poses scoring at least score_threshold (its minPoseScore) for instances
         poses = [pose for pose in poses if pose.score >= score_threshold][:max_detections]
-        labels = instance_labels(
+        instances = instance_labels(
             mask, person_grid(segments, segmentation_threshold), outputs["long_offsets"], poses,
             plan.geometry, self.output_stride, plan.lattice, refine_steps, min_keypoint_score,
         )
+        datas = instances.part_maps(part_ids) if parts else instances.masks()
         if flip_horizontal:
-            labels = labels[:, ::-1]
-            if parts:
-                part_ids = part_ids[:, ::-1]
+            datas = [np.ascontiguousarray(data[:, ::-1]) for data in datas]
             poses = [flip_pose_horizontal(pose, plan.geometry.image_size[1]) for pose in poses]
         height, width = plan.geometry.image_size
-        results = []
-        for index, pose in enumerate(poses):
-            own = labels == index
-            if parts:
-                data = np.where(own, part_ids, np.int32(-1))
-                results.append(PartSegmentation(width=width, height=height, data=data, pose=pose))
-            else:
-                results.append(PersonSegmentation(width=width, height=height, data=own.view(np.uint8), pose=pose))
+        kind = PartSegmentation if parts else PersonSegmentation
+        results = [kind(width=width, height=height, data=data, pose=pose) for data, pose in zip(datas, poses)]
         self._finish(started)
         return results
 

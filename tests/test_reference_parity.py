@@ -68,3 +68,79 @@ def test_masks_parts_and_input_match_body_pix(reference_available, net, photos, 
     assert both.sum() > 1000
     assert (our_parts[both] == their_parts[both]).mean() >= 0.95
     assert iou(our_parts >= 0, their_parts >= 0) >= 0.98
+
+
+POSE_CASES = [("one", "full"), ("two", "frame"), ("five", "full"), ("five", "frame"), ("two", "odd")]
+
+
+def _image(photos, frames, name, kind):
+    image = {"full": photos, "frame": frames}.get(kind, photos)[name]
+    return np.ascontiguousarray(image[3:1004, 21:798]) if kind == "odd" else image
+
+
+@pytest.mark.parametrize("name, kind", POSE_CASES)
+def test_poses_match_body_pix_decode_multiple_poses(reference_available, net, photos, frames, tmp_path, name, kind):
+    image = _image(photos, frames, name, kind)
+    plan, outputs = net.infer(image, "medium")
+    run = run_reference(image, outputs, net.output_stride,
+                        [{"method": "segmentPerson", "config": {}, "out": "person"}], tmp_path, plan.geometry.input_size)
+    theirs = run.results["person"].summary["allPoses"]
+    ours = net.segment_person(image).all_poses
+    assert len(ours) == len(theirs) > 0
+    for our_pose, their_pose in zip(ours, theirs):
+        assert our_pose.score == pytest.approx(their_pose["score"], abs=1e-6)
+        for ours_kp, theirs_kp in zip(our_pose.keypoints, their_pose["keypoints"]):
+            assert ours_kp.part == theirs_kp["part"]
+            assert ours_kp.position == pytest.approx((theirs_kp["position"]["x"], theirs_kp["position"]["y"]), abs=1e-6)
+            assert ours_kp.score == pytest.approx(theirs_kp["score"], abs=1e-6)
+
+
+def _labels(masks):
+    stack = np.stack(masks) if len(masks) else np.zeros((0, 1, 1))
+    return np.where(stack.any(axis=0), stack.argmax(axis=0), -1)
+
+
+@pytest.mark.parametrize("name, kind", [("two", "full"), ("five", "full"), ("five", "frame")])
+def test_instance_masks_agree_with_body_pix_cpu_path(reference_available, net, photos, frames, tmp_path, name, kind):
+    # Node.js runs body-pix's CPU path (5 keypoints, nearest sampling); we follow its
+    # WebGL path (17 keypoints, bilinear), so a few boundary pixels may differ.
+    image = _image(photos, frames, name, kind)
+    plan, outputs = net.infer(image, "medium")
+    run = run_reference(image, outputs, net.output_stride,
+                        [{"method": "segmentMultiPerson", "config": {}, "out": "multi"},
+                         {"method": "segmentMultiPersonParts", "config": {}, "out": "parts"}],
+                        tmp_path, plan.geometry.input_size)
+    theirs = run.results["multi"].data
+    ours = net.segment_multi_person(image)
+    assert len(ours) == theirs.shape[0]
+    for person, their_pose in zip(ours, run.results["multi"].summary["poses"]):
+        assert person.pose.score == pytest.approx(their_pose["score"], abs=1e-6)
+    our_labels, their_labels = _labels([p.data for p in ours]), _labels(list(theirs))
+    person = (our_labels >= 0) & (their_labels >= 0)
+    assert (our_labels[person] == their_labels[person]).mean() >= 0.98
+    for mine, theirs_mask in zip(ours, theirs):
+        assert iou(mine.data, theirs_mask) >= 0.9
+    their_parts = run.results["parts"].data
+    our_parts = net.segment_multi_person_parts(image)
+    for mine, theirs_part in zip(our_parts, their_parts):
+        both = (mine.data >= 0) & (theirs_part >= 0)
+        assert (mine.data[both] == theirs_part[both]).mean() >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, kind", [("two", "frame"), ("five", "frame")])
+def test_instance_masks_agree_with_the_webgl_shader_semantics(net, photos, frames, name, kind):
+    from edge_bodypix.adapters.segmentation import person_mask
+    from webgl_reference import webgl_instance_labels
+
+    image = _image(photos, frames, name, kind)
+    people = net.segment_multi_person(image)
+    plan, outputs = net.infer(image, "medium")
+    mask = person_mask(outputs["segments"][:, :, 0], plan.maps, 0.7).copy()
+    p = plan.geometry.padding
+    reference = webgl_instance_labels(mask, outputs["long_offsets"], [person.pose for person in people],
+                                      plan.geometry.image_size, plan.geometry.input_size,
+                                      (p.top, p.bottom, p.left, p.right), net.output_stride)
+    ours = _labels([person.data for person in people])
+    inside = mask == 1
+    assert (ours[inside] == reference[inside]).mean() >= 0.98

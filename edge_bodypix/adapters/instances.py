@@ -19,7 +19,7 @@ are therefore placed to within half a lattice spacing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -90,7 +90,7 @@ def _bilinear_sampler(long_offsets: np.ndarray, keypoints: np.ndarray):
         fy, fx = np.floor(gy), np.floor(gx)
         wy, wx = gy - fy, gx - fx
         cell = np.clip(fy, 0, grid_h - 1).astype(np.intp) * grid_w + np.clip(fx, 0, grid_w - 1).astype(np.intp)
-        o = table[cell * NUM_KEYPOINTS + keypoint]  # (n, keypoints, 4)
+        o = np.take(table, cell * NUM_KEYPOINTS + keypoint, axis=0)  # (n, keypoints, 4); take beats fancy indexing
         top = o[..., 0] + (o[..., 1] - o[..., 0]) * wx
         bottom = o[..., 2] + (o[..., 3] - o[..., 2]) * wx
         return top + (bottom - top) * wy
@@ -204,12 +204,59 @@ def coarse_to_fine_labels(needed: np.ndarray, assign, step: int) -> np.ndarray:
     return fine
 
 
+@dataclass
+class InstanceLabels:
+    """Pose index per image pixel (int8, -1: none) and a bounding box (y0, y1, x0, x1) per pose."""
+
+    labels: np.ndarray
+    boxes: List[Tuple[int, int, int, int]]
+
+    def masks(self) -> List[np.ndarray]:
+        """One HxW uint8 mask per pose (1 on its pixels)."""
+        result = []
+        for index, (y0, y1, x0, x1) in enumerate(self.boxes):
+            mask = np.zeros(self.labels.shape, dtype=np.uint8)  # calloc: untouched pages stay free
+            np.equal(self.labels[y0:y1, x0:x1], index, out=mask[y0:y1, x0:x1].view(bool))
+            result.append(mask)
+        return result
+
+    def part_maps(self, parts: np.ndarray) -> List[np.ndarray]:
+        """One HxW int32 part map per pose (part ids on its pixels, -1 elsewhere)."""
+        result = []
+        for index, (y0, y1, x0, x1) in enumerate(self.boxes):
+            part_map = np.full(self.labels.shape, -1, dtype=np.int32)
+            window = part_map[y0:y1, x0:x1]
+            own = self.labels[y0:y1, x0:x1] == index
+            window[own] = parts[y0:y1, x0:x1][own]
+            result.append(part_map)
+        return result
+
+
+def _boxes(lattice_labels: np.ndarray, count: int, image_size: Tuple[int, int]) -> List[Tuple[int, int, int, int]]:
+    """Image-pixel boxes covering every pixel whose nearest lattice point carries each label."""
+    n_rows, n_cols = lattice_labels.shape
+    height, width = image_size
+    boxes = []
+    for index in range(count):
+        rows, cols = np.nonzero(lattice_labels == index)
+        if rows.size == 0:
+            boxes.append((0, 0, 0, 0))
+            continue
+        boxes.append((
+            max(int(np.floor((rows.min() - 0.5) * height / n_rows)) - 1, 0),
+            min(int(np.ceil((rows.max() + 1.5) * height / n_rows)) + 1, height),
+            max(int(np.floor((cols.min() - 0.5) * width / n_cols)) - 1, 0),
+            min(int(np.ceil((cols.max() + 1.5) * width / n_cols)) + 1, width),
+        ))
+    return boxes
+
+
 def instance_labels(
     mask: np.ndarray, person_grid: np.ndarray, long_offsets: np.ndarray, poses: Sequence[Pose],
     geometry: Geometry, stride: int, lattice: InstanceLattice, refine_steps: int = 10,
     min_keypoint_score: float = 0.3, coarse_step: int = 4,
-) -> np.ndarray:
-    """HxW int8: index of the pose each person pixel belongs to, -1 for background and unassigned pixels.
+) -> InstanceLabels:
+    """Index of the pose each person pixel belongs to (-1 for background and unassigned pixels).
 
     `person_grid` (h x w bool) marks output-grid cells that may hold person
     pixels; walks start only from lattice points within one cell of them,
@@ -218,7 +265,7 @@ def instance_labels(
     """
     height, width = geometry.image_size
     if not poses or not person_grid.any():
-        return np.full((height, width), -1, dtype=np.int8)
+        return InstanceLabels(np.full((height, width), -1, dtype=np.int8), [(0, 0, 0, 0)] * len(poses))
     grid_h, grid_w = person_grid.shape
     near = cv2.dilate(person_grid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     (ay, ax), (by, bx) = strided_transform(geometry, stride)
@@ -231,4 +278,4 @@ def instance_labels(
     labels += np.uint8(1)  # -1 (255) wraps to 0
     labels *= mask
     labels -= np.uint8(1)  # background back to -1 (255)
-    return labels.view(np.int8)
+    return InstanceLabels(labels.view(np.int8), _boxes(lattice_labels, len(poses), geometry.image_size))
