@@ -113,3 +113,26 @@ def test_runtime_never_imports_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_multi_person_masks_parts_and_poses(tmp_path):
+    result = run_cli("segment", PHOTOS["five"], "--multi", "--parts", "--draw-poses", "--json", "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)["images"][0]
+    assert len(record["people"]) == 5
+    union = np.zeros((1080, 1440), bool)
+    for person in record["people"]:
+        assert person["pose"]["score"] >= 0.4 and len(person["pose"]["keypoints"]) == 17
+        mask = cv2.imread(person["mask"], cv2.IMREAD_UNCHANGED) > 0
+        assert not (union & mask).any()  # disjoint
+        union |= mask
+        parts = cv2.imread(person["parts"], cv2.IMREAD_COLOR)
+        assert np.array_equal(~np.all(parts == 255, axis=2), mask)
+    whole = cv2.imread(record["outputs"]["mask"], cv2.IMREAD_UNCHANGED) > 0
+    assert np.array_equal(union, whole)
+    assert "multi_person" in record["timings_ms"]
+    drawn = cv2.imread(record["outputs"]["poses"], cv2.IMREAD_COLOR)
+    original = cv2.imread(str(PHOTOS["five"]), cv2.IMREAD_COLOR)
+    changed = np.any(drawn != original, axis=2).mean()
+    assert 0.001 < changed < 0.1  # keypoints and bones, not a repaint
+    assert len(record["poses"]) >= 5  # all poses of segment_person as well

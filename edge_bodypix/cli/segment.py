@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError, InvalidParameterError
-from ..rendering import to_colored_part_mask
+from ..rendering import draw_poses, pose_to_dict, to_colored_part_mask
 from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 
 
@@ -25,6 +25,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--model", help="catalogue name or .tflite path (default: the catalogue default)")
     parser.add_argument("--models-dir", action="append", metavar="DIR", help="extra directory to search for models")
     parser.add_argument("--parts", action="store_true", help="also write the coloured body-part map")
+    parser.add_argument("--multi", action="store_true",
+                        help="one mask (and part map) per person: <name>.person<N>.mask.png")
+    parser.add_argument("--draw-poses", action="store_true", help="write <name>.poses.png with keypoints and skeletons")
     parser.add_argument("--threshold", type=unit_interval_arg, default=0.7, metavar="T",
                         help="segmentation threshold in [0, 1] (default 0.7)")
     parser.add_argument("--internal-resolution", type=internal_resolution_arg, default="medium", metavar="R",
@@ -66,15 +69,12 @@ def _unique_stem(path: str, used: Set[str]) -> str:
 def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
     """Segment one file and write its PNGs; the summary record for it."""
     image = read_rgb(path)
+    config = {"internal_resolution": args.internal_resolution, "segmentation_threshold": args.threshold}
     if args.parts:
-        result = net.segment_person_parts(
-            image, internal_resolution=args.internal_resolution, segmentation_threshold=args.threshold
-        )
+        result = net.segment_person_parts(image, **config)
         mask = (result.data >= 0).astype(np.uint8)
     else:
-        result = net.segment_person(
-            image, internal_resolution=args.internal_resolution, segmentation_threshold=args.threshold
-        )
+        result = net.segment_person(image, **config)
         mask = result.data
     timings = net.last_timings
     outputs = {"mask": str(args.output_dir / f"{stem}.mask.png")}
@@ -82,7 +82,7 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
     if args.parts:
         outputs["parts"] = str(args.output_dir / f"{stem}.parts.png")
         write_png(Path(outputs["parts"]), to_colored_part_mask(result)[:, :, :3])
-    return {
+    record: Dict[str, Any] = {
         "image": path,
         "width": result.width,
         "height": result.height,
@@ -94,7 +94,30 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
         },
         "person_fraction": round(float(np.count_nonzero(mask)) / mask.size, 6),
         "outputs": outputs,
+        "poses": [pose_to_dict(pose) for pose in result.all_poses],
     }
+    poses = result.all_poses
+    if args.multi:
+        method = net.segment_multi_person_parts if args.parts else net.segment_multi_person
+        people = method(image, **config)
+        multi = net.last_timings
+        record["timings_ms"]["multi_person"] = {
+            "inference": round(multi.inference_ms, 3), "postprocess": round(multi.postprocess_ms, 3)}
+        record["people"] = []
+        for number, person in enumerate(people, start=1):
+            entry = {"pose": pose_to_dict(person.pose), "mask": str(args.output_dir / f"{stem}.person{number}.mask.png")}
+            person_mask = (person.data >= 0) if args.parts else (person.data == 1)
+            write_png(Path(entry["mask"]), person_mask.astype(np.uint8) * np.uint8(255))
+            if args.parts:
+                entry["parts"] = str(args.output_dir / f"{stem}.person{number}.parts.png")
+                write_png(Path(entry["parts"]), to_colored_part_mask(person)[:, :, :3])
+            entry["person_fraction"] = round(float(np.count_nonzero(person_mask)) / person_mask.size, 6)
+            record["people"].append(entry)
+        poses = [person.pose for person in people]
+    if args.draw_poses:
+        outputs["poses"] = str(args.output_dir / f"{stem}.poses.png")
+        write_png(Path(outputs["poses"]), draw_poses(image, poses))
+    return record
 
 
 def run(args) -> int:
@@ -139,8 +162,9 @@ def print_summary(summary: Dict[str, Any], stream=None) -> None:
     for record in summary["images"]:
         t = record["timings_ms"]
         size = "x".join(str(v) for v in reversed(record["input_size"]))
+        people = f", {len(record['people'])} people" if "people" in record else ""
         print(
-            f"{record['image']}: person {record['person_fraction']:.1%}, input {size}, "
+            f"{record['image']}: person {record['person_fraction']:.1%}{people}, input {size}, "
             f"pre {t['preprocess']:.1f} ms, inference {t['inference']:.1f} ms, post {t['postprocess']:.1f} ms "
             f"-> {', '.join(record['outputs'].values())}",
             file=stream,
