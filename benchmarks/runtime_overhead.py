@@ -25,19 +25,9 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import cv2
-import numpy as np
+from common import DEFAULT_IMAGES, camera_frame, read_rgb
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGES = ROOT.parent / "shared" / "images"
 TARGETS = {("640x480", "segment_person"): 0.10, ("640x480", "segment_person_parts"): 0.20}
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def time_import_and_load(model: str, threads: int) -> float:
@@ -66,7 +56,7 @@ def main(argv: List[str] = None) -> int:
     if not photos:
         raise SystemExit(f"no .jpg images in {args.images}")
     sizes = {
-        "640x480": [cv2.resize(p, (640, 480), interpolation=cv2.INTER_AREA) for p in photos],
+        "640x480": [camera_frame(p) for p in photos],
         "full": photos,
     }
     methods = ("segment_person", "segment_person_parts")

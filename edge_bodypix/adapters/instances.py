@@ -84,13 +84,14 @@ def _bilinear_sampler(long_offsets: np.ndarray, keypoints: np.ndarray):
         below, np.concatenate([below[:, 1:], below[:, -1:]], axis=1),
     ], axis=-1)  # (h, w, 17, 4): (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)
     table = corners.reshape(-1, 4)
-    keypoint = np.asarray(keypoints, dtype=np.intp)
+    keypoints = np.asarray(keypoints, dtype=np.intp)
 
     def sample(gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
+        """Offsets at grid positions (n, 1) or (n, k) for each keypoint: (n, k) complex."""
         fy, fx = np.floor(gy), np.floor(gx)
         wy, wx = gy - fy, gx - fx
         cell = np.clip(fy, 0, grid_h - 1).astype(np.intp) * grid_w + np.clip(fx, 0, grid_w - 1).astype(np.intp)
-        o = np.take(table, cell * NUM_KEYPOINTS + keypoint, axis=0)  # (n, keypoints, 4); take beats fancy indexing
+        o = np.take(table, cell * NUM_KEYPOINTS + keypoints, axis=0)  # (..., 4); take beats fancy indexing
         top = o[..., 0] + (o[..., 1] - o[..., 0]) * wx
         bottom = o[..., 2] + (o[..., 3] - o[..., 2]) * wx
         return top + (bottom - top) * wy
@@ -106,7 +107,8 @@ def walk_long_offsets(
 
     The walk of body-pix's shader: start at the point plus the offsets sampled
     there, then `refine_steps` times sample at the rounded position (clipped to
-    the image's last row and column) and add.
+    the image's last row and column) and add. (Merging walks that meet on the
+    same pixel was tried: sorting out the duplicates cost more than it saved.)
     """
     height, width = geometry.image_size
     (ay, ax), (by, bx) = (v.astype(np.float32) for v in strided_transform(geometry, stride))

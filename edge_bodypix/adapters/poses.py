@@ -110,15 +110,16 @@ def _traverse(
     """body-pix `traverseToTargetKeypoint`: follow one skeleton edge, then refine with short offsets."""
     height, width = scores.shape[:2]
     num_edges = displacements.shape[2] // 2
-    sy, sx = _near_index(source[0], stride, height), _near_index(source[1], stride, width)
+    near = _near_index
+    sy, sx = near(source[0], stride, height), near(source[1], stride, width)
     y = source[0] + displacements.item(sy, sx, edge)
     x = source[1] + displacements.item(sy, sx, num_edges + edge)
+    offset_item = offsets.item
     for _ in range(OFFSET_REFINE_STEPS):
-        ty, tx = _near_index(y, stride, height), _near_index(x, stride, width)
-        y = ty * stride + offsets.item(ty, tx, target_id)
-        x = tx * stride + offsets.item(ty, tx, target_id + NUM_KEYPOINTS)
-    ty, tx = _near_index(y, stride, height), _near_index(x, stride, width)
-    return (y, x), scores.item(ty, tx, target_id)
+        ty, tx = near(y, stride, height), near(x, stride, width)
+        y = ty * stride + offset_item(ty, tx, target_id)
+        x = tx * stride + offset_item(ty, tx, target_id + NUM_KEYPOINTS)
+    return (y, x), scores.item(near(y, stride, height), near(x, stride, width), target_id)
 
 
 def decode_pose(
