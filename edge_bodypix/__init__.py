@@ -20,6 +20,19 @@ from .errors import (
     ModelNotFoundError,
 )
 from .parts import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_PARTS, PART_CHANNELS, RAINBOW
+from .parts import KEYPOINT_NAMES as PART_NAMES
+from .privacy import TemporalGuard, anonymize
+from .rendering import (
+    blur_body_part,
+    draw_bokeh_effect,
+    draw_mask,
+    draw_pixelated_mask,
+    draw_poses,
+    flip_pose_horizontal,
+    to_colored_part_image_data,
+    to_colored_part_mask,
+    to_mask,
+)
 from .results import Keypoint, PartSegmentation, PersonSegmentation, Pose
 
 __version__ = "0.1.0"
@@ -27,7 +40,10 @@ __version__ = "0.1.0"
 __all__ = [
     "load", "BodyPix", "ModelInfo", "Timings",
     "PersonSegmentation", "PartSegmentation", "Pose", "Keypoint",
-    "PART_CHANNELS", "KEYPOINT_NAMES", "NUM_PARTS", "NUM_KEYPOINTS", "RAINBOW",
+    "PART_CHANNELS", "PART_NAMES", "KEYPOINT_NAMES", "NUM_PARTS", "NUM_KEYPOINTS", "RAINBOW",
+    "to_mask", "to_colored_part_mask", "to_colored_part_image_data", "draw_mask", "draw_pixelated_mask",
+    "draw_bokeh_effect", "blur_body_part", "draw_poses", "flip_pose_horizontal",
+    "anonymize", "TemporalGuard",
     "EdgeBodyPixError", "InvalidParameterError", "ModelNotFoundError", "ModelFormatError",
     "AcceleratorUnavailableError", "BackendUnavailableError", "FetchError",
     "__version__",

@@ -24,6 +24,17 @@ class Pose:
     keypoints: Tuple[Keypoint, ...]
     score: float
 
+    def to_dict(self) -> dict:
+        """body-pix's JSON shape: {score, keypoints: [{part, position: {x, y}, score}]}."""
+        return {
+            "score": round(self.score, 6),
+            "keypoints": [
+                {"part": kp.part, "position": {"x": round(kp.position[0], 3), "y": round(kp.position[1], 3)},
+                 "score": round(kp.score, 6)}
+                for kp in self.keypoints
+            ],
+        }
+
 
 @dataclass
 class _Segmentation:

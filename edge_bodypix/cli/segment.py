@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError, InvalidParameterError
-from ..rendering import draw_poses, pose_to_dict, to_colored_part_mask
+from ..rendering import draw_poses, to_colored_part_mask
 from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 
 
@@ -94,7 +94,7 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
         },
         "person_fraction": round(float(np.count_nonzero(mask)) / mask.size, 6),
         "outputs": outputs,
-        "poses": [pose_to_dict(pose) for pose in result.all_poses],
+        "poses": [pose.to_dict() for pose in result.all_poses],
     }
     poses = result.all_poses
     if args.multi:
@@ -105,7 +105,7 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
             "inference": round(multi.inference_ms, 3), "postprocess": round(multi.postprocess_ms, 3)}
         record["people"] = []
         for number, person in enumerate(people, start=1):
-            entry = {"pose": pose_to_dict(person.pose), "mask": str(args.output_dir / f"{stem}.person{number}.mask.png")}
+            entry = {"pose": person.pose.to_dict(), "mask": str(args.output_dir / f"{stem}.person{number}.mask.png")}
             person_mask = (person.data >= 0) if args.parts else (person.data == 1)
             write_png(Path(entry["mask"]), person_mask.astype(np.uint8) * np.uint8(255))
             if args.parts:

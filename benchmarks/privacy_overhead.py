@@ -1,0 +1,75 @@
+"""Cost of privacy effects relative to inference, in one run.
+
+On the shared photos resized to 640x480 frames, with the default model at
+"medium": the median inference time of `segment_person_parts` and, on the
+same results in the same loop, the median time of `anonymize` for faces
+(blur, pixelate, fill), persons and background, with their ratios.
+
+Target (rendering issue): anonymising faces costs at most 25% of inference.
+
+    python benchmarks/privacy_overhead.py [--rounds 30] [--threads N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import List
+
+from common import DEFAULT_IMAGES, camera_frame, read_rgb
+
+TARGET = 0.25
+CASES = [("faces", "blur"), ("faces", "pixelate"), ("faces", "fill"), ("persons", "pixelate"), ("background", "blur")]
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", default=str(DEFAULT_IMAGES))
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    import edge_bodypix
+    from pathlib import Path
+
+    net = edge_bodypix.load(model=args.model, num_threads=args.threads)
+    frames = [camera_frame(read_rgb(p)) for p in sorted(Path(args.images).glob("*.jpg"))]
+    inference: List[float] = []
+    costs = {case: [] for case in CASES}
+    for round_index in range(args.rounds + 2):
+        for frame in frames:
+            result = net.segment_person_parts(frame)
+            if round_index < 2:
+                continue
+            inference.append(net.last_timings.inference_ms)
+            for target, method in CASES:
+                started = time.perf_counter()
+                edge_bodypix.anonymize(frame, result, target, method)
+                costs[(target, method)].append((time.perf_counter() - started) * 1e3)
+    inf = statistics.median(inference)
+    rows = []
+    for (target, method), values in costs.items():
+        cost = statistics.median(values)
+        rows.append({"target": target, "method": method, "ms": round(cost, 3), "ratio": round(cost / inf, 3),
+                     "meets_target": cost / inf <= TARGET if target == "faces" else None})
+    report = {"model": net.info.name, "backend": net.info.backend, "frames": "640x480", "inference_ms": round(inf, 3),
+              "rows": rows}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"model {net.info.name} | {net.info.backend} | 640x480 frames | inference {inf:.2f} ms (median)")
+    print(f"{'target':11} {'method':9} {'ms':>7} {'ratio':>6}")
+    for r in rows:
+        verdict = "" if r["meets_target"] is None else ("  ok" if r["meets_target"] else f"  MISSED (target <= {TARGET})")
+        print(f"{r['target']:11} {r['method']:9} {r['ms']:7.3f} {r['ratio']:6.3f}{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
