@@ -94,3 +94,26 @@ def run_reference(
         results[call["out"]] = ReferenceResult(data, summary)
     resized = np.fromfile(workdir / "resized.bin", dtype=np.float32).reshape(input_size[0], input_size[1], 3)
     return ReferenceRun(results, resized)
+
+
+def run_render_reference(calls: List[dict], segmentations: List[np.ndarray], workdir: Path) -> Dict[str, np.ndarray]:
+    """Run body-pix mask helpers (`toMask`, `toColoredPartMask`) on segmentation arrays; RGBA by call `out`.
+
+    `calls`: {function, indices (into segmentations), list, args, out}.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    specs = []
+    for i, data in enumerate(segmentations):
+        dtype = "int32" if data.dtype == np.int32 else "uint8"
+        (workdir / f"seg{i}.bin").write_bytes(np.ascontiguousarray(data).tobytes())
+        specs.append({"path": f"seg{i}.bin", "dtype": dtype, "height": int(data.shape[0]), "width": int(data.shape[1])})
+    render = [{"function": c["function"], "segmentations": [specs[i] for i in c["indices"]],
+               "list": c.get("list", False), "args": c.get("args", []), "out": c["out"]} for c in calls]
+    job_file = workdir / "render.json"
+    job_file.write_text(json.dumps({"render": render}))
+    completed = subprocess.run(["node", str(SCRIPT), str(job_file)], capture_output=True, text=True, timeout=600)
+    if completed.returncode != 0:
+        raise RuntimeError(f"body-pix reference failed:\n{completed.stderr}")
+    shape = segmentations[0].shape
+    return {c["out"]: np.fromfile(workdir / f"{c['out']}.bin", dtype=np.uint8).reshape(shape[0], shape[1], 4)
+            for c in calls}

@@ -144,3 +144,33 @@ def test_instance_masks_agree_with_the_webgl_shader_semantics(net, photos, frame
     ours = _labels([person.data for person in people])
     inside = mask == 1
     assert (ours[inside] == reference[inside]).mean() >= 0.98
+
+
+def test_mask_images_match_body_pix_to_mask_and_to_colored_part_mask(reference_available, net, frames, tmp_path):
+    from bodypix_reference import run_render_reference
+    from edge_bodypix import to_colored_part_mask, to_mask
+
+    image = frames["five"]
+    person = net.segment_person(image)
+    parts = net.segment_person_parts(image)
+    people = net.segment_multi_person_parts(image)
+    arrays = [person.data, parts.data] + [p.data for p in people]
+    multi = list(range(2, 2 + len(people)))
+    calls = [
+        {"function": "toMask", "indices": [0], "out": "mask"},
+        {"function": "toMask", "indices": [0], "out": "mask_custom",
+         "args": [{"r": 10, "g": 20, "b": 30, "a": 200}, {"r": 1, "g": 2, "b": 3, "a": 4}, True]},
+        {"function": "toMask", "indices": [1], "out": "faces_contour",
+         "args": [{"r": 0, "g": 0, "b": 0, "a": 0}, {"r": 0, "g": 0, "b": 0, "a": 255}, True, [0, 1]]},
+        {"function": "toMask", "indices": multi, "list": True, "out": "multi_contour",
+         "args": [{"r": 0, "g": 0, "b": 0, "a": 255}, {"r": 0, "g": 0, "b": 0, "a": 0}, True, [12, 13]]},
+        {"function": "toColoredPartMask", "indices": [1], "out": "colored"},
+        {"function": "toColoredPartMask", "indices": multi, "list": True, "out": "colored_multi"},
+    ]
+    theirs = run_render_reference(calls, arrays, tmp_path)
+    assert np.array_equal(to_mask(person), theirs["mask"])
+    assert np.array_equal(to_mask(person, (10, 20, 30, 200), (1, 2, 3, 4), True), theirs["mask_custom"])
+    assert np.array_equal(to_mask(parts, (0, 0, 0, 0), (0, 0, 0, 255), True, (0, 1)), theirs["faces_contour"])
+    assert np.array_equal(to_mask(people, (0, 0, 0, 255), (0, 0, 0, 0), True, (12, 13)), theirs["multi_contour"])
+    assert np.array_equal(to_colored_part_mask(parts), theirs["colored"])
+    assert np.array_equal(to_colored_part_mask(people), theirs["colored_multi"])

@@ -4,7 +4,7 @@ Pure functions over numpy arrays (the guard keeps a little state between
 frames); nothing here touches cameras or files.
 """
 
-from .anonymize import (
+from .protection import (
     METHODS, anonymize, apply_protection, default_margin, default_strength, protect, protect_everything,
 )
 from .guard import GuardDecision, TemporalGuard

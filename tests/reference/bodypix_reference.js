@@ -49,11 +49,36 @@ class RecordedModel {
   dispose() {}
 }
 
+// body-pix's mask helpers return browser ImageData; Node.js has none.
+if (typeof globalThis.ImageData === 'undefined') {
+  globalThis.ImageData = class ImageData {
+    constructor(data, width, height) { this.data = data; this.width = width; this.height = height; }
+  };
+}
+
+// Render jobs: {function, segmentations: [{path, dtype, height, width}], list, args, out}
+function runRender(job, dir) {
+  for (const call of job.render || []) {
+    const segmentations = call.segmentations.map((spec) => {
+      const buf = fs.readFileSync(path.resolve(dir, spec.path));
+      const data = spec.dtype === 'int32'
+        ? new Int32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4)
+        : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      return {data: Array.from(data), width: spec.width, height: spec.height};
+    });
+    const input = call.list ? segmentations : segmentations[0];
+    const image = bodyPix[call.function](input, ...(call.args || []));
+    fs.writeFileSync(path.resolve(dir, call.out + '.bin'), Buffer.from(Uint8Array.from(image.data).buffer));
+  }
+}
+
 async function main() {
   const jobFile = process.argv[2];
   const dir = path.dirname(path.resolve(jobFile));
   const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
   await tf.setBackend('cpu');
+  runRender(job, dir);
+  if (!job.image) return;
   const imageBytes = fs.readFileSync(path.resolve(dir, job.image.path));
   const image = tf.tensor3d(Uint8Array.from(imageBytes), [job.image.height, job.image.width, 3], 'int32');
   const model = new RecordedModel(job, dir);

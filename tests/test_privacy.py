@@ -1,0 +1,160 @@
+"""Privacy effects protect exactly what they should, hold it over time, and fail closed."""
+
+import cv2
+import numpy as np
+import pytest
+
+import edge_bodypix as eb
+from edge_bodypix import InvalidParameterError, PersonSegmentation
+from edge_bodypix.privacy import (
+    TemporalGuard,
+    apply_protection,
+    default_margin,
+    face_region,
+    protect,
+    protect_everything,
+    protected_region,
+)
+from edge_bodypix.privacy import protection as protection_module
+from edge_bodypix.privacy.protection import region_boxes
+
+
+@pytest.fixture(scope="module")
+def scene(net, frames):
+    image = frames["five"]
+    return {
+        "image": image,
+        "person": net.segment_person(image),
+        "parts": net.segment_person_parts(image),
+        "people": net.segment_multi_person(image),
+    }
+
+
+@pytest.mark.parametrize("method", ["blur", "pixelate", "fill"])
+@pytest.mark.parametrize("target", ["faces", "persons", "background"])
+def test_only_the_protected_region_changes(scene, target, method):
+    image = scene["image"]
+    result = scene["people"] if target == "persons" else scene["parts"]
+    region = protected_region(result, target, default_margin(image.shape), shape=image.shape[:2])
+    out = eb.anonymize(image, result, target, method)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~region], image[~region])  # byte-identical outside
+    assert (out[region] != image[region]).any(axis=1).mean() > 0.7
+
+
+def test_faces_cover_face_parts_with_a_margin(scene):
+    image, parts = scene["image"], scene["parts"]
+    faces = np.isin(parts.data, (0, 1))
+    region = protected_region(parts, "faces", 8)
+    assert region[faces].all()
+    grown = cv2.dilate(faces.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17))) > 0
+    assert region[grown].all()
+    assert 5 <= len(region_boxes(region)) <= 7  # one blob per face, roughly
+    assert region.mean() < 0.15
+
+
+def test_faces_are_found_from_poses_when_a_result_has_no_parts(scene):
+    image, person = scene["image"], scene["person"]
+    region = protected_region(person, "faces", 0)
+    assert region.any()
+    for pose in person.all_poses:
+        nose = pose.keypoints[0]
+        if nose.score > 0.5:
+            assert region[int(round(nose.position[1])), int(round(nose.position[0]))]
+    # multi-person masks carry one pose each: five faces again
+    assert len(region_boxes(protected_region(scene["people"], "faces", 0))) >= 5
+
+
+def test_persons_and_background_split_the_frame(scene):
+    image, person = scene["image"], scene["person"]
+    persons = protected_region(person, "persons", 0)
+    background = protected_region(person, "background", 0)
+    assert np.array_equal(persons, person.data == 1) and np.array_equal(background, ~persons)
+    # a background margin eats into the persons so their edges do not leak
+    assert protected_region(person, "background", 5).sum() > background.sum()
+
+
+def test_no_person_means_nothing_to_protect_for_faces_and_persons(scene):
+    image = scene["image"]
+    empty = PersonSegmentation(width=640, height=480, data=np.zeros((480, 640), np.uint8))
+    assert np.array_equal(eb.anonymize(image, empty, "faces"), image)
+    assert np.array_equal(eb.anonymize(image, empty, "persons"), image)
+    assert not np.array_equal(eb.anonymize(image, empty, "background"), image)
+
+
+def test_fill_colour_and_strength(scene):
+    image, parts = scene["image"], scene["parts"]
+    region = protected_region(parts, "faces", 0)
+    filled = apply_protection(image, region, "fill", fill_color=(255, 0, 0))
+    assert np.all(filled[region] == (255, 0, 0))
+    weak = apply_protection(image, region, "blur", strength=2)
+    strong = apply_protection(image, region, "blur", strength=20)
+    def spread(out):
+        return out[region].astype(float).std(axis=0).mean()
+    assert spread(strong) < spread(weak) < spread(image)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"target": "hands"}, "target 'hands'"), ({"method": "swirl"}, "method 'swirl'"),
+     ({"strength": 0}, "strength 0"), ({"margin_px": -1}, "margin_px -1")],
+)
+def test_bad_arguments_raise_before_any_output(scene, kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        eb.anonymize(scene["image"], scene["parts"], **kwargs)
+
+
+def test_a_failing_effect_returns_a_fully_protected_frame(scene, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure inside the effect")
+
+    monkeypatch.setattr(protection_module, "apply_protection", broken)
+    out = eb.anonymize(scene["image"], scene["parts"], "faces", "blur")
+    assert out.shape == scene["image"].shape and not out.any()  # black, never the original
+
+
+def test_protect_everything_never_returns_the_input(scene):
+    image = scene["image"]
+    assert not protect_everything(image).any()
+    blurred = protect_everything(image, "pixelate")
+    assert not np.array_equal(blurred, image)
+    assert protect_everything(np.zeros((0,))).shape == (1, 1, 3)
+
+
+def test_guard_holds_regions_for_n_frames_after_they_vanish():
+    guard = TemporalGuard(hold_frames=3, max_age_s=10.0, clock=lambda: 100.0)
+    region = np.zeros((10, 10), bool)
+    region[2:4, 2:4] = True
+    empty = np.zeros((10, 10), bool)
+    assert guard.update(region).region[2:4, 2:4].all()
+    for _ in range(3):
+        decision = guard.update(empty)
+        assert not decision.full and decision.region[2:4, 2:4].all()
+    assert not guard.update(empty).region.any()  # released after hold_frames
+
+
+def test_guard_fails_closed_on_missing_stale_or_failed_results():
+    now = [100.0]
+    guard = TemporalGuard(hold_frames=2, max_age_s=0.5, clock=lambda: now[0])
+    region = np.zeros((8, 8), bool)
+    assert guard.update(None).full
+    assert guard.update(region, result_time=99.0).full  # 1 s old
+    assert not guard.update(region, result_time=99.8).full
+    assert guard.fail("interpreter error").full
+    assert guard.update(np.zeros((8, 8), np.uint8)).full  # not a boolean mask
+    assert guard.full_frames == 4
+    image = np.full((8, 8, 3), 200, np.uint8)
+    assert not protect(image, guard.fail()).any()
+    with pytest.raises(InvalidParameterError, match="hold_frames -1"):
+        TemporalGuard(hold_frames=-1)
+
+
+def test_guarded_video_never_shows_a_face_that_flickers_out(net, frames):
+    image = frames["one"]
+    parts = net.segment_person_parts(image)
+    guard = TemporalGuard(hold_frames=5, max_age_s=10.0, clock=lambda: 0.0)
+    faces = protected_region(parts, "faces", 4)
+    decisions = [guard.update(faces), guard.update(np.zeros_like(faces)), guard.update(None)]
+    outputs = [protect(image, d) for d in decisions]
+    for out in outputs:
+        assert not np.array_equal(out[faces], image[faces])
