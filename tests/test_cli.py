@@ -136,3 +136,18 @@ def test_multi_person_masks_parts_and_poses(tmp_path):
     changed = np.any(drawn != original, axis=2).mean()
     assert 0.001 < changed < 0.1  # keypoints and bones, not a repaint
     assert len(record["poses"]) >= 5  # all poses of segment_person as well
+
+
+def test_effects_are_written_next_to_the_masks(tmp_path):
+    effects = ["mask", "parts", "pixelated", "bokeh", "blur-faces", "anonymize-persons", "blur-background"]
+    args = [arg for effect in effects for arg in ("--effect", effect)]
+    result = run_cli("segment", PHOTOS["two"], *args, "--json", "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)["images"][0]["outputs"]
+    original = cv2.imread(str(PHOTOS["two"]), cv2.IMREAD_COLOR)
+    for effect in effects:
+        written = cv2.imread(outputs[effect], cv2.IMREAD_COLOR)
+        assert written.shape == original.shape
+        assert not np.array_equal(written, original), effect
+    bad = run_cli("segment", PHOTOS["two"], "--effect", "sepia", "--output-dir", tmp_path)
+    assert bad.returncode == 2 and "invalid choice: 'sepia'" in bad.stderr

@@ -11,7 +11,28 @@ import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError, InvalidParameterError
-from ..rendering import draw_poses, to_colored_part_mask
+from ..results import PersonSegmentation
+from ..privacy import anonymize
+from ..rendering import (
+    blur_body_part,
+    draw_bokeh_effect,
+    draw_mask,
+    draw_pixelated_mask,
+    draw_poses,
+    to_colored_part_mask,
+    to_mask,
+)
+
+#: --effect names: what each draws from the image and its person / part results.
+EFFECTS = {
+    "mask": lambda image, person, parts: draw_mask(image, to_mask(person)),
+    "parts": lambda image, person, parts: draw_mask(image, to_colored_part_mask(parts)),
+    "pixelated": lambda image, person, parts: draw_pixelated_mask(image, to_colored_part_mask(parts)),
+    "bokeh": lambda image, person, parts: draw_bokeh_effect(image, person),
+    "blur-faces": lambda image, person, parts: anonymize(image, parts, "faces", "blur"),
+    "anonymize-persons": lambda image, person, parts: anonymize(image, person, "persons", "pixelate"),
+    "blur-background": lambda image, person, parts: anonymize(image, person, "background", "blur"),
+}
 from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 
 
@@ -28,6 +49,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--multi", action="store_true",
                         help="one mask (and part map) per person: <name>.person<N>.mask.png")
     parser.add_argument("--draw-poses", action="store_true", help="write <name>.poses.png with keypoints and skeletons")
+    parser.add_argument("--effect", action="append", choices=sorted(EFFECTS), default=[], metavar="EFFECT",
+                        help=f"also write <name>.<effect>.png; one of {', '.join(EFFECTS)} (repeatable)")
     parser.add_argument("--threshold", type=unit_interval_arg, default=0.7, metavar="T",
                         help="segmentation threshold in [0, 1] (default 0.7)")
     parser.add_argument("--internal-resolution", type=internal_resolution_arg, default="medium", metavar="R",
@@ -96,6 +119,12 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
         "outputs": outputs,
         "poses": [pose.to_dict() for pose in result.all_poses],
     }
+    if args.effect:
+        parts_result = result if args.parts else net.segment_person_parts(image, **config)
+        person_result = PersonSegmentation(result.width, result.height, mask, result.all_poses)
+        for effect in args.effect:
+            outputs[effect] = str(args.output_dir / f"{stem}.{effect}.png")
+            write_png(Path(outputs[effect]), EFFECTS[effect](image, person_result, parts_result))
     poses = result.all_poses
     if args.multi:
         method = net.segment_multi_person_parts if args.parts else net.segment_multi_person
