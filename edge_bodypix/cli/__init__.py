@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from . import models as models_command
 from . import segment as segment_command
+from . import serve as serve_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     segment_command.add_parser(commands)
     models_command.add_parser(commands)
+    serve_command.add_parser(commands)
     return parser
 
 

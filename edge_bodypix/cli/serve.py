@@ -1,0 +1,68 @@
+"""`edge-bodypix serve`: the privacy-protecting camera daemon."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict
+
+from ..errors import EdgeBodyPixError
+from .common import fail, positive_int_arg
+
+
+def add_parser(commands) -> None:
+    from ..daemon.config import DEFAULT_CONFIG_PATH, EFFECTS
+
+    parser = commands.add_parser(
+        "serve", help="run the camera daemon (protected MJPEG stream, snapshots, metrics)",
+        description="Read frames from a camera, file or stream, protect them and publish them. "
+        f"Settings come from {DEFAULT_CONFIG_PATH} (when present) or --config; flags override them.",
+    )
+    parser.add_argument("--config", metavar="PATH", help=f"TOML configuration (default {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--source", metavar="PATH_OR_DEVICE_OR_URL", help="/dev/video0, picamera2, a file or a URL")
+    parser.add_argument("--loop", action="store_true", default=None, help="restart file sources at their end")
+    parser.add_argument("--model", metavar="NAME|PATH", help="catalogue name or .tflite path")
+    parser.add_argument("--effect", choices=sorted(EFFECTS), help="privacy effect")
+    parser.add_argument("--http", metavar="HOST:PORT", help="HTTP address ('' to disable)")
+    parser.add_argument("--token", help="token required by HTTP clients")
+    parser.add_argument("--threads", type=positive_int_arg, metavar="N", help="interpreter threads")
+    parser.add_argument("--state-dir", metavar="DIR", help="state directory (recordings, events)")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(handler=run)
+
+
+def overrides(args) -> Dict[str, Dict[str, Any]]:
+    """Command-line flags as a config fragment."""
+    mapping = {
+        ("source", "uri"): args.source, ("source", "loop"): args.loop, ("model", "name"): args.model,
+        ("privacy", "effect"): args.effect, ("http", "listen"): args.http, ("http", "token"): args.token,
+        ("model", "threads"): args.threads, ("service", "state_directory"): args.state_dir,
+        ("service", "max_frames"): args.max_frames, ("service", "log_level"): args.log_level,
+    }
+    result: Dict[str, Dict[str, Any]] = {}
+    for (section, key), value in mapping.items():
+        if value is not None:
+            result.setdefault(section, {})[key] = value
+    return result
+
+
+def run(args) -> int:
+    from ..daemon.config import ConfigError, load_config
+    from ..daemon.service import Service
+
+    try:
+        config = load_config(args.config, overrides(args))
+    except ConfigError as exc:
+        return fail(exc)
+    if args.check_config:
+        print("configuration ok")
+        return 0
+    logging.getLogger().setLevel(config.service.log_level.upper())
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    try:
+        service = Service(config)
+    except EdgeBodyPixError as exc:
+        return fail(exc, 1)
+    return service.run()

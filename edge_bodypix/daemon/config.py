@@ -1,0 +1,227 @@
+"""Daemon configuration: TOML file plus command-line overrides, validated with errors naming the key."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
+from ..errors import EdgeBodyPixError, InvalidParameterError
+
+DEFAULT_CONFIG_PATH = "/etc/edge-bodypix/config.toml"
+
+#: --effect names -> (privacy target, method)
+EFFECTS: Dict[str, Tuple[str, str]] = {
+    "blur-faces": ("faces", "blur"),
+    "pixelate-faces": ("faces", "pixelate"),
+    "fill-faces": ("faces", "fill"),
+    "blur-persons": ("persons", "blur"),
+    "pixelate-persons": ("persons", "pixelate"),
+    "fill-persons": ("persons", "fill"),
+    "blur-background": ("background", "blur"),
+}
+DEVICES = ("auto", "cpu", "edgetpu")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(EdgeBodyPixError):
+    """A configuration key has a value outside what it allows."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    uri: str = "/dev/video0"  # "/dev/videoN", "N", "picamera2", a file, or an rtsp:// / http:// URL
+    loop: bool = False  # restart files at the end (tests, demos)
+    width: int = 640
+    height: int = 480
+    fps: float = 15.0
+    reopen_max_s: float = 30.0  # longest wait between attempts to reopen a vanished source
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = ""  # catalogue name or .tflite path; "" = the catalogue default
+    device: str = "auto"  # auto: Edge TPU model if the name says so and a TPU is there, else CPU
+    edgetpu_required: bool = False  # refuse to start instead of falling back to the CPU twin
+    threads: int = 0  # interpreter threads; 0 = all cores
+    internal_resolution: Any = "medium"
+    segmentation_threshold: float = 0.7
+    infer_every: int = 1  # run the network on every Nth frame; the others reuse its mask
+    max_mask_age_s: float = 0.5  # older masks protect the whole frame
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    effect: str = "blur-faces"
+    strength: float = 0.0  # blur sigma / pixel cell in pixels; 0 = scaled to the frame
+    margin_px: float = -1.0  # safety margin; -1 = 1% of the frame's larger side
+    hold_frames: int = 10  # keep regions protected this many frames after they vanish
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: str = "127.0.0.1:8080"  # "" disables the server
+    token: str = ""  # required when listening beyond loopback
+    jpeg_quality: int = 80
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    enabled: bool = False
+    directory: str = "recordings"  # relative to service.state_directory
+    segment_seconds: float = 300.0
+    max_total_mb: float = 1024.0
+    codec: str = "mp4v"
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    path: str = ""  # JSON lines; "-" = stdout, "" = off; relative paths under service.state_directory
+    interval_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    state_directory: str = "/var/lib/edge-bodypix"
+    log_level: str = "info"
+    max_frames: int = 0  # stop after this many frames (benchmarks, tests); 0 = run forever
+
+
+@dataclass(frozen=True)
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+
+
+def _convert(key: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    if key == "model.internal_resolution":
+        if isinstance(value, str) and value not in INTERNAL_RESOLUTIONS:
+            raise ConfigError(f"{key} = {value!r}: allowed values are {', '.join(INTERNAL_RESOLUTIONS)} "
+                              "or a number in [0.1, 2.0]")
+        try:
+            internal_resolution_fraction(value)
+        except InvalidParameterError as exc:
+            raise ConfigError(f"{key} = {value!r}: {exc}") from None
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} = {value!r}: allowed values are true or false")
+        return value
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{key} = {value!r}: must be a number")
+        if kind is int and value != int(value):
+            raise ConfigError(f"{key} = {value!r}: must be a whole number")
+        return kind(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} = {value!r}: must be a string")
+    return value
+
+
+def merge(config: Config, data: Mapping[str, Any], origin: str = "config") -> Config:
+    """A new config with `data` ({section: {key: value}}) applied; unknown keys are errors."""
+    sections = {f.name: f for f in fields(Config)}
+    updated = {}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{origin}: unknown section [{section}]; sections are {', '.join(sections)}")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys")
+        current = getattr(config, section)
+        keys = {f.name: f for f in fields(current)}
+        changes = {}
+        for key, value in values.items():
+            if key not in keys:
+                raise ConfigError(f"{origin}: unknown key {section}.{key}; keys are {', '.join(keys)}")
+            changes[key] = _convert(f"{section}.{key}", value, getattr(current, key))
+        updated[section] = replace(current, **changes)
+    return validate(replace(config, **updated))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def split_listen(listen: str) -> Tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"http.listen = {listen!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+def validate(config: Config) -> Config:
+    """Check values that types alone do not; raise `ConfigError` naming the key and what is allowed."""
+    def check(condition: bool, message: str) -> None:
+        if not condition:
+            raise ConfigError(message)
+
+    s, m, p, h, r, e, v = (config.source, config.model, config.privacy, config.http, config.record,
+                           config.events, config.service)
+    check(bool(s.uri), "source.uri is empty: give a device (/dev/video0), picamera2, a file or a URL")
+    check(s.width > 0 and s.height > 0, f"source.width/height = {s.width}x{s.height}: must be positive")
+    check(s.fps > 0, f"source.fps = {s.fps}: must be > 0")
+    check(s.reopen_max_s > 0, f"source.reopen_max_s = {s.reopen_max_s}: must be > 0")
+    check(m.device in DEVICES, f"model.device = {m.device!r}: allowed values are {', '.join(DEVICES)}")
+    check(m.threads >= 0, f"model.threads = {m.threads}: must be >= 0 (0 = all cores)")
+    check(0.0 <= m.segmentation_threshold <= 1.0,
+          f"model.segmentation_threshold = {m.segmentation_threshold}: must be in [0, 1]")
+    check(m.infer_every >= 1, f"model.infer_every = {m.infer_every}: must be >= 1")
+    check(m.max_mask_age_s > 0, f"model.max_mask_age_s = {m.max_mask_age_s}: must be > 0")
+    check(p.effect in EFFECTS, f"privacy.effect = {p.effect!r}: allowed values are {', '.join(EFFECTS)}")
+    check(0 <= p.strength <= 500, f"privacy.strength = {p.strength}: must be in [0, 500] (0 = automatic)")
+    check(p.margin_px == -1 or p.margin_px >= 0, f"privacy.margin_px = {p.margin_px}: must be >= 0 or -1 (automatic)")
+    check(p.hold_frames >= 0, f"privacy.hold_frames = {p.hold_frames}: must be >= 0")
+    if h.listen:
+        host, _ = split_listen(h.listen)
+        check(_is_loopback(host) or bool(h.token),
+              f"http.listen = {h.listen!r} reaches beyond this machine: set http.token")
+    check(1 <= h.jpeg_quality <= 100, f"http.jpeg_quality = {h.jpeg_quality}: must be in [1, 100]")
+    check(r.segment_seconds > 0, f"record.segment_seconds = {r.segment_seconds}: must be > 0")
+    check(r.max_total_mb > 0, f"record.max_total_mb = {r.max_total_mb}: must be > 0")
+    check(len(r.codec) == 4, f"record.codec = {r.codec!r}: must be a four-character code such as mp4v or MJPG")
+    check(e.interval_s > 0, f"events.interval_s = {e.interval_s}: must be > 0")
+    check(v.log_level in LOG_LEVELS, f"service.log_level = {v.log_level!r}: allowed values are {', '.join(LOG_LEVELS)}")
+    check(v.max_frames >= 0, f"service.max_frames = {v.max_frames}: must be >= 0")
+    return config
+
+
+def load_toml(path: str) -> Dict[str, Any]:
+    try:
+        import tomllib  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python 3.9/3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(path: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
+    """The default config, then the file (if `path`, or the default path when it exists), then `overrides`."""
+    config = Config()
+    if path is None and os.path.exists(DEFAULT_CONFIG_PATH):
+        path = DEFAULT_CONFIG_PATH
+    if path:
+        config = merge(config, load_toml(path), origin=path)
+    if overrides:
+        config = merge(config, overrides, origin="command line")
+    return validate(config)

@@ -1,0 +1,157 @@
+"""MJPEG stream, JPEG snapshot, Prometheus metrics and health over HTTP.
+
+Binds to loopback by default; beyond it a token is required (`?token=` or
+`Authorization: Bearer`). The server only ever sends frames from memory: it
+reads no files at all.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Optional
+from urllib.parse import parse_qs, urlsplit
+
+from .base import Output, ProcessedFrame
+
+log = logging.getLogger(__name__)
+BOUNDARY = "edgebodypixframe"
+
+
+class HttpOutput(Output):
+    def __init__(self, host: str, port: int, token: str = "", metrics=None,
+                 health: Optional[Callable[[], dict]] = None, stale_after_s: float = 5.0):
+        self.host, self.port, self.token = host, port, token
+        self.metrics = metrics
+        self.health = health
+        self.stale_after_s = stale_after_s
+        self._latest: Optional[ProcessedFrame] = None
+        self._condition = threading.Condition()
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = False
+
+    @property
+    def address(self):
+        return self._server.server_address if self._server else (self.host, self.port)
+
+    def start(self) -> None:
+        output = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "edge-bodypix"
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):  # route access logs to our logger
+                log.debug("http %s - %s", self.address_string(), fmt % args)
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                output._handle(self)
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        log.info("HTTP on http://%s:%d (/stream.mjpg, /snapshot.jpg, /metrics, /healthz)", *self.address[:2])
+
+    def write(self, frame: ProcessedFrame) -> None:
+        with self._condition:
+            self._latest = frame
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        self._stopping = True
+        with self._condition:
+            self._condition.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # -- request handling -----------------------------------------------------------------
+    def _authorised(self, handler: BaseHTTPRequestHandler, query: dict) -> bool:
+        if not self.token:
+            return True
+        offered = query.get("token", [""])[0]
+        header = handler.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            offered = header[len("Bearer "):]
+        return hmac.compare_digest(offered.encode(), self.token.encode())
+
+    def _send(self, handler, status: int, body: bytes, content_type: str, frame: Optional[ProcessedFrame] = None) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        if frame is not None:  # which capture this is, for clients and tests
+            handler.send_header("X-Frame-Index", str(frame.index))
+            handler.send_header("X-Persons", str(frame.persons))
+            handler.send_header("X-Fully-Protected", "1" if frame.fully_protected else "0")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Cache-Control", "no-store")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        query = parse_qs(url.query)
+        if url.path != "/healthz" and not self._authorised(handler, query):
+            self._send(handler, HTTPStatus.UNAUTHORIZED, b"token required\n", "text/plain")
+            return
+        if url.path == "/healthz":
+            self._healthz(handler)
+        elif url.path == "/metrics":
+            body = self.metrics.render().encode() if self.metrics else b""
+            self._send(handler, HTTPStatus.OK, body, "text/plain; version=0.0.4")
+        elif url.path == "/snapshot.jpg":
+            frame = self._latest
+            if frame is None:
+                self._send(handler, HTTPStatus.SERVICE_UNAVAILABLE, b"no frame yet\n", "text/plain")
+            else:
+                self._send(handler, HTTPStatus.OK, frame.jpeg(), "image/jpeg", frame)
+        elif url.path == "/stream.mjpg":
+            self._stream(handler)
+        else:
+            self._send(handler, HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+    def _healthz(self, handler) -> None:
+        frame = self._latest
+        age = time.monotonic() - frame.timestamp if frame else None
+        healthy = age is not None and age <= self.stale_after_s
+        body = {"status": "ok" if healthy else "stale", "last_frame_age_s": None if age is None else round(age, 3)}
+        if self.health:
+            body.update(self.health())
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        self._send(handler, status, (json.dumps(body) + "\n").encode(), "application/json")
+
+    def _stream(self, handler) -> None:
+        handler.send_response(HTTPStatus.OK)
+        handler.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        handler.send_header("Cache-Control", "no-store")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        last_index = -1
+        try:
+            while not self._stopping:
+                with self._condition:
+                    self._condition.wait_for(
+                        lambda: self._stopping or (self._latest is not None and self._latest.index != last_index),
+                        timeout=5.0)
+                    frame = self._latest
+                if self._stopping:
+                    break
+                if frame is None or frame.index == last_index:
+                    continue
+                last_index = frame.index
+                data = frame.jpeg()
+                handler.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                                    f"Content-Length: {len(data)}\r\n\r\n".encode())
+                handler.wfile.write(data)
+                handler.wfile.write(b"\r\n")
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # client went away
+        handler.close_connection = True

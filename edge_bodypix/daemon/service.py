@@ -1,0 +1,244 @@
+"""The daemon loop: read a frame, segment it, protect it, hand it to the outputs. Fail closed.
+
+No frame leaves without protection: a failed inference, a mask older than
+`model.max_mask_age_s`, a corrupt frame or a failing effect all yield a fully
+protected (black) frame, counted in the metrics and logged, and the loop goes
+on. A source that vanishes is reopened with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from ..errors import AcceleratorUnavailableError, EdgeBodyPixError
+from ..privacy import TemporalGuard, default_margin, protect, protected_region
+from ..privacy.protection import protect_everything
+from .config import EFFECTS, Config, split_listen
+from .metrics import Metrics
+from .outputs import EventsOutput, HttpOutput, Output, ProcessedFrame, RecorderOutput
+from .sources import Frame, FrameSource, SourceError, make_source
+from .systemd import Notifier
+
+log = logging.getLogger("edge_bodypix.daemon")
+STATUS_INTERVAL_S = 5.0
+
+
+def load_network(config: Config):
+    """The model of `model.*`, on the Edge TPU when asked and present, else on the CPU (logged)."""
+    from .. import load
+    from ..models import load_catalogue
+
+    model = config.model
+    threads = model.threads or None
+    name = model.name or None
+    catalogue = load_catalogue()
+    if model.device == "edgetpu" and (name is None or "edgetpu" not in name):
+        base = name or catalogue.default().name
+        twins = [e.name for e in catalogue if e.cpu_twin == base]
+        if not twins:
+            raise EdgeBodyPixError(f"model.device = 'edgetpu', but the catalogue has no Edge TPU build of {base}")
+        name = twins[0]
+    try:
+        return load(model=name, num_threads=threads)
+    except AcceleratorUnavailableError as exc:
+        if model.edgetpu_required:
+            raise
+        spec = catalogue.by_filename(os.path.basename(name)) if name else None
+        twin = spec.cpu_twin if spec and spec.cpu_twin else (name or "").replace("_edgetpu", "")
+        log.warning("Edge TPU unavailable (%s); falling back to the CPU model %s", exc, twin)
+        return load(model=twin or None, num_threads=threads)
+
+
+@dataclass
+class _Result:
+    region: Optional[np.ndarray]
+    time: Optional[float]
+    persons: int
+
+
+class Processor:
+    """Segmentation, privacy region and temporal guard for one stream."""
+
+    def __init__(self, net, config: Config, metrics: Metrics):
+        self.net = net
+        self.config = config
+        self.metrics = metrics
+        self.target, self.method = EFFECTS[config.privacy.effect]
+        self.strength = config.privacy.strength or None
+        self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
+        self.latest = _Result(None, None, -1)
+        self.frame_shape: Optional[tuple] = None
+
+    def _segment(self, frame: Frame) -> _Result:
+        m = self.config.model
+        started = time.perf_counter()
+        kwargs = dict(internal_resolution=m.internal_resolution, segmentation_threshold=m.segmentation_threshold)
+        if self.target == "faces":
+            result = self.net.segment_person_parts(frame.image, **kwargs)
+        else:
+            result = self.net.segment_person(frame.image, **kwargs)
+        self.metrics.observe("inference", time.perf_counter() - started)
+        margin = self.config.privacy.margin_px
+        margin = default_margin(frame.image.shape) if margin < 0 else margin
+        region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
+        persons = sum(1 for pose in result.all_poses if pose.score >= 0.4)
+        return _Result(region, frame.timestamp, persons)
+
+    def process(self, frame: Frame) -> ProcessedFrame:
+        quality = self.config.http.jpeg_quality
+        image = frame.image
+        if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+                and image.dtype == np.uint8 and image.shape[0] > 1 and image.shape[1] > 1):
+            self.metrics.inc("errors", kind="frame")
+            log.error("corrupt frame %d (%s); emitting a fully protected frame", frame.index,
+                      getattr(image, "shape", type(image).__name__))
+            shape = self.frame_shape or (480, 640)
+            blank = protect_everything(np.zeros(shape + (3,), np.uint8))
+            self.metrics.inc("frames_fully_protected")
+            return ProcessedFrame(blank, frame.timestamp, frame.index, -1, True, quality)
+        if self.frame_shape != image.shape[:2]:
+            self.frame_shape = image.shape[:2]
+            self.latest = _Result(None, None, -1)
+            self.guard.reset()
+        if frame.index % self.config.model.infer_every == 0 or self.latest.region is None:
+            try:
+                self.latest = self._segment(frame)
+            except Exception as exc:  # noqa: BLE001 - fail closed on anything
+                self.metrics.inc("errors", kind="inference")
+                log.error("segmentation failed on frame %d: %s", frame.index, exc)
+                self.latest = _Result(None, None, -1)
+        decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
+        if decision.full:
+            self.metrics.inc("frames_fully_protected")
+            log.debug("frame %d fully protected: %s", frame.index, decision.reason)
+        protected = protect(image, decision, self.method, self.strength)
+        return ProcessedFrame(protected, frame.timestamp, frame.index, self.latest.persons, decision.full, quality)
+
+
+class Service:
+    """Runs source -> processor -> outputs until stopped (SIGTERM / SIGINT) or `service.max_frames`."""
+
+    def __init__(self, config: Config, net=None, source: Optional[FrameSource] = None,
+                 outputs: Optional[List[Output]] = None, notifier: Optional[Notifier] = None):
+        self.config = config
+        self.stop_event = threading.Event()
+        self.net = net if net is not None else load_network(config)
+        self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
+                                "effect": config.privacy.effect})
+        self.processor = Processor(self.net, config, self.metrics)
+        self.source = source if source is not None else make_source(config.source)
+        self.outputs = outputs if outputs is not None else self._default_outputs()
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.frames = 0
+        self.started = time.monotonic()
+
+    def _default_outputs(self) -> List[Output]:
+        c = self.config
+        outputs: List[Output] = []
+        if c.http.listen:
+            host, port = split_listen(c.http.listen)
+            outputs.append(HttpOutput(host, port, c.http.token, self.metrics, self.health,
+                                      stale_after_s=max(5.0, 10.0 / c.source.fps)))
+        state = c.service.state_directory
+        if c.record.enabled:
+            directory = os.path.join(state, c.record.directory)
+            outputs.append(RecorderOutput(directory, c.source.fps, c.record.segment_seconds,
+                                          int(c.record.max_total_mb * 1e6), c.record.codec))
+        if c.events.path:
+            path = c.events.path if c.events.path == "-" else os.path.join(state, c.events.path)
+            outputs.append(EventsOutput(path, c.events.interval_s))
+        return outputs
+
+    def health(self) -> dict:
+        return {"frames": self.frames, "model": self.net.info.name,
+                "fully_protected": int(self.metrics.counter("frames_fully_protected"))}
+
+    def stop(self, *_args) -> None:
+        self.stop_event.set()
+
+    def _open_source(self) -> bool:
+        """Open (or reopen) the source with exponential backoff; False if stopped meanwhile."""
+        delay = 0.25
+        while not self.stop_event.is_set():
+            try:
+                self.source.open()
+                log.info("source %s open", self.source.description)
+                return True
+            except SourceError as exc:
+                self.metrics.inc("errors", kind="source")
+                log.error("%s; retrying in %.1f s", exc, delay)
+                self.notifier.status(f"waiting for source: {exc}")
+                self.notifier.watchdog()
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.config.source.reopen_max_s)
+        return False
+
+    def _emit(self, frame: ProcessedFrame) -> None:
+        for output in self.outputs:
+            try:
+                output.write(frame)
+            except Exception as exc:  # noqa: BLE001 - one failing output must not stop the others
+                self.metrics.inc("errors", kind=f"output_{type(output).__name__}")
+                log.error("%s failed: %s", type(output).__name__, exc)
+        self.metrics.inc("frames_out")
+
+    def run(self) -> int:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        for output in self.outputs:
+            output.start()
+        ready = False
+        last_status = time.monotonic()
+        window_frames = 0
+        max_frames = self.config.service.max_frames
+        try:
+            if not self._open_source():
+                return 0
+            while not self.stop_event.is_set():
+                frame = self.source.read()
+                if frame is None:
+                    self.metrics.inc("errors", kind="source_lost")
+                    log.warning("source %s ended or was lost; reopening", self.source.description)
+                    self.source.close()
+                    if not self._open_source():
+                        break
+                    continue
+                self.metrics.inc("frames_in")
+                processed = self.processor.process(frame)
+                self._emit(processed)
+                self.metrics.observe("end_to_end", time.monotonic() - frame.timestamp)
+                self.frames += 1
+                window_frames += 1
+                self.notifier.watchdog()
+                now = time.monotonic()
+                if not ready:
+                    ready = True
+                    self.notifier.ready(f"processing {self.source.description}")
+                    log.info("first frame processed; ready")
+                if now - last_status >= STATUS_INTERVAL_S:
+                    fps = window_frames / (now - last_status)
+                    self.metrics.set("fps", round(fps, 2))
+                    self.notifier.status(f"{fps:.1f} fps, {processed.persons} persons")
+                    last_status, window_frames = now, 0
+                if max_frames and self.frames >= max_frames:
+                    break
+        finally:
+            self.notifier.stopping()
+            self.source.close()
+            for output in self.outputs:
+                try:
+                    output.stop()
+                except Exception as exc:  # noqa: BLE001 - keep shutting down
+                    log.error("stopping %s failed: %s", type(output).__name__, exc)
+            self.notifier.close()
+            log.info("stopped after %d frames", self.frames)
+        return 0

@@ -1,0 +1,7 @@
+"""Frame sources: a small `FrameSource` base with OpenCV (V4L2, files, streams) and picamera2 concrete ones."""
+
+from .base import Frame, FrameSource, SourceError
+from .factory import make_source
+from .opencv import OpenCVSource
+
+__all__ = ["Frame", "FrameSource", "SourceError", "OpenCVSource", "make_source"]
