@@ -1,0 +1,344 @@
+"""The camera daemon end to end: real model, real video, real HTTP and a real notify socket."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+import urllib.request
+from dataclasses import fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED
+
+VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+class Daemon:
+    def __init__(self, tmp_path, *args, env=None):
+        self.port = free_port()
+        self.notify_path = str(tmp_path / "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(0.5)
+        self.messages = []
+        environment = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "WATCHDOG_USEC": "1000000", **(env or {})}
+        self.process = subprocess.Popen(
+            [SCRIPT, "serve", "--source", str(VIDEO), "--loop", "--http", f"127.0.0.1:{self.port}",
+             "--state-dir", str(tmp_path / "state"), "--log-level", "info", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, text=True)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_for(self, message, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(message in m for m in self.messages):
+                return True
+            try:
+                self.messages.append(self.notify.recv(4096).decode())
+            except socket.timeout:
+                assert self.process.poll() is None, self.process.stderr.read()
+        return False
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=15)
+            self.notify.settimeout(0.1)
+            while True:  # what the daemon said while stopping
+                try:
+                    self.messages.append(self.notify.recv(4096).decode())
+                except (socket.timeout, OSError):
+                    break
+        finally:
+            self.notify.close()
+        return code
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    instance = Daemon(tmp_path)
+    yield instance
+    if instance.process.poll() is None:
+        instance.process.kill()
+        instance.process.wait()
+
+
+def face_region_of_source_frame(net, index):
+    capture = cv2.VideoCapture(str(VIDEO))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, (index - 1) % int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    parts = net.segment_person_parts(rgb)
+    return rgb, np.isin(parts.data, (0, 1))
+
+
+def test_daemon_serves_protected_frames_metrics_health_and_stops_on_sigterm(daemon, net):
+    assert daemon.wait_for("READY=1"), daemon.messages
+    assert daemon.wait_for("WATCHDOG=1")
+    status, headers, body = get(daemon.url("/healthz"))
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["frames"] > 0
+    # find a snapshot with a person, then compare its face with the source frame it came from
+    protected_faces = 0
+    for _ in range(60):
+        status, headers, jpeg = get(daemon.url("/snapshot.jpg"))
+        assert status == 200 and headers["Content-Type"] == "image/jpeg"
+        frame = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert frame.shape == (432, 768, 3)
+        source, faces = face_region_of_source_frame(net, int(headers["X-Frame-Index"]))
+        if faces.sum() > 200:
+            difference = np.abs(frame.astype(int) - source)[faces].mean()
+            background = np.abs(frame.astype(int) - source)[~faces].mean()
+            assert difference > 3 * background and difference > 8
+            protected_faces += 1
+            if protected_faces == 3:
+                break
+        time.sleep(0.3)
+    assert protected_faces >= 1
+    # the MJPEG stream delivers consecutive protected JPEG frames
+    with urllib.request.urlopen(daemon.url("/stream.mjpg"), timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        data = b""
+        while data.count(b"\xff\xd9") < 3:
+            data += stream.read(65536)
+    assert data.count(b"Content-Type: image/jpeg") >= 3
+    status, _, metrics = get(daemon.url("/metrics"))
+    text = metrics.decode()
+    for name in ("edge_bodypix_frames_in", "edge_bodypix_frames_out", "edge_bodypix_inference_latency_seconds_bucket",
+                 "edge_bodypix_end_to_end_latency_seconds_count", 'edge_bodypix_info{backend='):
+        assert name in text
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 10
+    assert any("STOPPING=1" in m for m in daemon.messages)
+    assert "stopped after" in daemon.process.stderr.read()
+
+
+def test_daemon_requires_a_token_beyond_loopback_and_checks_it(tmp_path):
+    result = subprocess.run([SCRIPT, "serve", "--check-config", "--http", "0.0.0.0:8080"], capture_output=True, text=True)
+    assert result.returncode == 2 and "set http.token" in result.stderr
+    instance = Daemon(tmp_path, "--token", "s3cret")
+    try:
+        assert instance.wait_for("READY=1")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            get(instance.url("/snapshot.jpg"))
+        assert denied.value.code == 401
+        status, _, _ = get(instance.url("/snapshot.jpg?token=s3cret"))
+        assert status == 200
+        assert get(instance.url("/healthz"))[0] == 200  # health stays open for probes
+    finally:
+        assert instance.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[model]\nthreads = 'many'\n", "model.threads = 'many': must be a number"),
+        ("[privacy]\neffect = 'sepia'\n", "privacy.effect = 'sepia': allowed values are blur-faces"),
+        ("[camera]\nuri = 'x'\n", "unknown section [camera]"),
+        ("[source]\nurl = 'x'\n", "unknown key source.url"),
+        ("[source\n", "not valid TOML"),
+        ("[model]\ninternal_resolution = 'ultra'\n", "model.internal_resolution = 'ultra'"),
+    ],
+)
+def test_bad_configuration_is_rejected_naming_the_key(tmp_path, content, message):
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    result = subprocess.run([SCRIPT, "serve", "--check-config", "--config", str(config)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_example_config_documents_every_key_and_validates():
+    from edge_bodypix.daemon.config import Config, load_config
+
+    example = ROOT / "systemd" / "config.toml"
+    data = tomllib.loads(example.read_text())
+    for section in fields(Config):
+        keys = {f.name for f in fields(section.default_factory())}
+        assert set(data[section.name]) == keys, section.name
+    assert load_config(str(example)) == Config()  # the example lists the defaults
+
+
+def test_systemd_unit_verifies_and_is_well_sandboxed(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (ROOT / "systemd" / "edge-bodypix.service").read_text()
+    assert "Type=notify" in unit and "WatchdogSec=" in unit and "Restart=on-failure" in unit
+    # verify needs ExecStart to exist on this machine
+    local = tmp_path / "edge-bodypix.service"
+    local.write_text(unit.replace("/opt/edge-bodypix/bin/edge-bodypix", shutil.which("true")))
+    verify = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True)
+    problems = [line for line in verify.stderr.splitlines() if "edge-bodypix.service" in line and "user" not in line.lower()]
+    assert verify.returncode == 0 or not problems, verify.stderr
+    security = subprocess.run([analyze, "security", "--offline=true", str(local)], capture_output=True, text=True)
+    line = [l for l in security.stdout.splitlines() if "Overall exposure level" in l]
+    assert line, security.stdout + security.stderr
+    exposure = float(line[0].split("level for edge-bodypix.service:")[1].split()[0])
+    assert exposure <= 2.0
+
+
+class FlakyNet:
+    """The real network, failing on chosen calls (an interpreter error)."""
+
+    def __init__(self, net, fail_on):
+        self.net, self.fail_on, self.calls = net, set(fail_on), 0
+        self.info = net.info
+
+    def _call(self, method, *args, **kwargs):
+        self.calls += 1
+        if self.calls in self.fail_on:
+            raise RuntimeError("injected interpreter failure")
+        return getattr(self.net, method)(*args, **kwargs)
+
+    def segment_person_parts(self, *args, **kwargs):
+        return self._call("segment_person_parts", *args, **kwargs)
+
+    def segment_person(self, *args, **kwargs):
+        return self._call("segment_person", *args, **kwargs)
+
+
+class FaultySource:
+    """The shared video, with a corrupt frame and a vanishing source injected."""
+
+    def __init__(self, corrupt_at, vanish_at):
+        from edge_bodypix.daemon.sources import OpenCVSource
+
+        self.inner = OpenCVSource(str(VIDEO), loop=True)
+        self.description = "faulty test source"
+        self.corrupt_at, self.vanish_at = corrupt_at, vanish_at
+        self.reads = 0
+        self.opens = 0
+        self.raw = {}
+
+    def open(self):
+        self.opens += 1
+        self.inner.open()
+
+    def read(self):
+        self.reads += 1
+        if self.reads == self.vanish_at:
+            return None
+        frame = self.inner.read()
+        if frame is None:
+            return None
+        if self.reads == self.corrupt_at:
+            frame.image = np.zeros((3,), np.uint8)
+        else:
+            self.raw[frame.index] = frame.image.copy()
+        return frame
+
+    def close(self):
+        self.inner.close()
+
+
+class Collector:
+    def __init__(self):
+        self.frames = []
+
+    def start(self):
+        pass
+
+    def write(self, frame):
+        self.frames.append(frame)
+
+    def stop(self):
+        pass
+
+
+def test_faults_yield_protected_frames_and_no_crash(net):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.systemd import Notifier
+
+    config = load_config(None, {"source": {"uri": str(VIDEO)}, "http": {"listen": ""},
+                                "service": {"max_frames": 40}, "privacy": {"effect": "blur-faces", "hold_frames": 0}})
+    source, collector = FaultySource(corrupt_at=7, vanish_at=15), Collector()
+    flaky = FlakyNet(net, fail_on={3, 20})
+    service = Service(config, net=flaky, source=source, outputs=[collector], notifier=Notifier(address=""))
+    assert service.run() == 0
+    frames = collector.frames
+    assert len(frames) == 40
+    assert source.opens == 2  # reopened after vanishing
+    full = [f for f in frames if f.fully_protected]
+    assert len(full) >= 3  # two inference failures and the corrupt frame
+    for f in full:
+        assert not f.image.any()  # black, never the captured frame
+    assert service.metrics.counter("errors", kind="inference") == 2
+    assert service.metrics.counter("errors", kind="frame") == 1
+    assert service.metrics.counter("errors", kind="source_lost") == 1
+    for f in frames:
+        if not f.fully_protected and f.index in source.raw:
+            assert f.image.shape == source.raw[f.index].shape
+
+
+def test_stale_masks_protect_the_whole_frame(net):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Processor
+    from edge_bodypix.daemon.metrics import Metrics
+    from edge_bodypix.daemon.sources import Frame
+
+    config = load_config(None, {"model": {"infer_every": 5, "max_mask_age_s": 0.2}, "http": {"listen": ""}})
+    processor = Processor(net, config, Metrics({}))
+    image = cv2.cvtColor(cv2.imread(str(SHARED / "images" / "pexels-karolina-grabowska-4378882.jpg")), cv2.COLOR_BGR2RGB)
+    first = processor.process(Frame(image, 100.0, 5))  # inference
+    assert not first.fully_protected
+    reused = processor.process(Frame(image, 100.1, 6))  # reuses a 0.1 s old mask
+    assert not reused.fully_protected and np.array_equal(reused.image, first.image)
+    stale = processor.process(Frame(image, 100.5, 7))  # the mask is 0.5 s old now
+    assert stale.fully_protected and not stale.image.any()
+
+
+def test_recordings_rotate_under_a_size_cap_and_events_are_written(tmp_path, net):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.systemd import Notifier
+
+    config = load_config(None, {
+        "source": {"uri": str(VIDEO), "fps": 10.0}, "http": {"listen": ""},
+        "record": {"enabled": True, "segment_seconds": 0.3, "max_total_mb": 0.25, "codec": "MJPG"},
+        "events": {"path": "events.jsonl", "interval_s": 0.2},
+        "service": {"state_directory": str(tmp_path), "max_frames": 60},
+    })
+    service = Service(config, net=net, notifier=Notifier(address=""))
+    assert service.run() == 0
+    segments = sorted((tmp_path / "recordings").glob("segment-*.avi"))
+    assert len(segments) >= 1
+    assert sum(p.stat().st_size for p in segments[:-1]) <= 0.25e6
+    capture = cv2.VideoCapture(str(segments[-1]))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape == (432, 768, 3)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events and {"persons", "max_persons", "frames", "fps", "fully_protected"} <= set(events[0])
