@@ -1,0 +1,123 @@
+"""Daemon throughput and memory: end-to-end frame time against bare inference, RSS over a long run.
+
+Runs the real service loop (file source, default model, "medium", face
+blurring, HTTP off) over the shared walking-person video, looping it, and
+prints in one run: median bare inference time, mean end-to-end frame time
+(read + segment + protect + outputs), their ratio, the frame rate, and the
+resident memory after warm-up and at the end (growth) plus the peak.
+
+Targets (daemon issue): end-to-end <= 1.25x inference; RSS growth < 5 MB over
+10,000 frames after warm-up.
+
+    python benchmarks/daemon_throughput.py [--frames 10000] [--warmup 1000] [--effect blur-faces] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from typing import List
+
+from common import SHARED
+
+VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+class TimedNet:
+    """The network, recording the interpreter time of every call."""
+
+    def __init__(self, net):
+        self.net, self.info, self.inference_ms = net, net.info, []
+
+    def _timed(self, method, *args, **kwargs):
+        result = getattr(self.net, method)(*args, **kwargs)
+        self.inference_ms.append(self.net.last_timings.inference_ms)
+        return result
+
+    def segment_person_parts(self, *args, **kwargs):
+        return self._timed("segment_person_parts", *args, **kwargs)
+
+    def segment_person(self, *args, **kwargs):
+        return self._timed("segment_person", *args, **kwargs)
+
+
+class MemoryProbe:
+    """An output sampling RSS every `every` frames."""
+
+    def __init__(self, every: int = 250):
+        self.every, self.count, self.samples = every, 0, []
+
+    def start(self):
+        pass
+
+    def write(self, frame):
+        self.count += 1
+        if self.count % self.every == 0:
+            self.samples.append((self.count, rss_mb()))
+
+    def stop(self):
+        pass
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=10000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--effect", default="blur-faces")
+    parser.add_argument("--video", default=str(VIDEO))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    import edge_bodypix
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.systemd import Notifier
+
+    config = load_config(None, {"source": {"uri": args.video, "loop": True}, "http": {"listen": ""},
+                                "privacy": {"effect": args.effect},
+                                "service": {"max_frames": args.frames}})
+    net = TimedNet(edge_bodypix.load())
+    probe = MemoryProbe()
+    service = Service(config, net=net, outputs=[probe], notifier=Notifier(address=""))
+    started = time.perf_counter()
+    service.run()
+    elapsed = time.perf_counter() - started
+    inference = statistics.median(net.inference_ms)
+    frame_ms = elapsed / service.frames * 1e3
+    after_warmup = [rss for count, rss in probe.samples if count >= args.warmup]
+    growth = after_warmup[-1] - after_warmup[0] if len(after_warmup) >= 2 else float("nan")
+    report = {
+        "model": net.info.name, "backend": net.info.backend, "effect": args.effect, "frames": service.frames,
+        "inference_ms_median": round(inference, 3), "end_to_end_ms_mean": round(frame_ms, 3),
+        "ratio": round(frame_ms / inference, 3), "fps": round(service.frames / elapsed, 1),
+        "rss_after_warmup_mb": round(after_warmup[0], 1) if after_warmup else None,
+        "rss_end_mb": round(after_warmup[-1], 1) if after_warmup else None,
+        "rss_growth_mb": round(growth, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
+        "fully_protected_frames": int(service.metrics.counter("frames_fully_protected")),
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"model {report['model']} | {report['backend']} | effect {args.effect} | {report['frames']} frames "
+          f"of {os.path.basename(args.video)} (768x432), medium")
+    print(f"inference {inference:.2f} ms (median) | end to end {frame_ms:.2f} ms (mean) | ratio {report['ratio']:.3f} "
+          f"(target <= 1.25: {'ok' if report['ratio'] <= 1.25 else 'MISSED'}) | {report['fps']} fps")
+    print(f"RSS after {args.warmup} frames {report['rss_after_warmup_mb']} MB, at the end {report['rss_end_mb']} MB: "
+          f"growth {report['rss_growth_mb']} MB (target < 5: {'ok' if growth < 5 else 'MISSED'}); "
+          f"peak {report['peak_rss_mb']} MB; fully protected frames {report['fully_protected_frames']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
