@@ -7,6 +7,7 @@ numpy HxWx3 uint8 RGB arrays instead of browser elements.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import OrderedDict
@@ -22,8 +23,10 @@ from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
 from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
-from .errors import InvalidParameterError, ModelFormatError
+from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
 from .results import PartSegmentation, PersonSegmentation, Pose
+
+log = logging.getLogger(__name__)
 
 #: Part ids are decided on a grid this many times finer than the output grid
 #: (stride 16 at "medium": every 2nd input pixel). See `adapters.segmentation`.
@@ -361,6 +364,42 @@ def _measure_output_stride(backend: Backend, path: str) -> int:
     raise ModelFormatError(f"{path}: output grid {grid} for input {probe} matches no BodyPix output stride")
 
 
+BACKENDS = ("tflite", "onnxruntime", "auto")
+
+
+def _gpu_onnxruntime() -> bool:
+    """True when onnxruntime is installed and reports TensorRT or CUDA."""
+    try:
+        from .backends.onnxruntime import PROVIDERS, import_onnxruntime
+
+        available = import_onnxruntime().get_available_providers()
+    except Exception:  # noqa: BLE001 - no onnxruntime: not a GPU host for us
+        return False
+    return PROVIDERS["tensorrt"] in available or PROVIDERS["cuda"] in available
+
+
+def _choose_backend(backend: str, model, architecture, multiplier, output_stride, quant_bytes, models_dir) -> str:
+    """"auto": the model's own format if given; else onnxruntime on a CUDA/TensorRT host with an ONNX model."""
+    from .models import resolve
+
+    if backend != "auto":
+        return backend
+    if model is not None:
+        try:
+            path = resolve(model, dirs=models_dir).path
+        except EdgeBodyPixError:
+            return "tflite"  # let the TFLite path report the problem
+        return "onnxruntime" if path.suffix.lower() == ".onnx" else "tflite"
+    if _gpu_onnxruntime():
+        try:
+            resolve(None, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
+                    format="onnx", runtime="onnxruntime")
+            return "onnxruntime"
+        except EdgeBodyPixError:
+            log.info("CUDA/TensorRT available but no ONNX model for this configuration; using TFLite")
+    return "tflite"
+
+
 def load(
     architecture: str = "MobileNetV1",
     output_stride: int = 16,
@@ -373,38 +412,63 @@ def load(
     part_factor: int = DEFAULT_PART_FACTOR,
     instance_factor: int = DEFAULT_INSTANCE_FACTOR,
     blas_threads: Optional[int] = 1,
+    backend: str = "tflite",
+    onnx_providers: Sequence[str] = ("tensorrt", "cuda", "cpu"),
+    onnx_cache_dir: Optional[str] = None,
 ) -> BodyPix:
     """Load a BodyPix model (body-pix `load`).
 
     `model` is a file path or catalogue name; without it the catalogue's best
-    installed TFLite model for (architecture, output_stride, multiplier,
-    quant_bytes) is used. `quant_bytes` counts bytes per weight as in body-pix:
-    4 float32, 2 float16, 1 integer (uint8/int8); None takes the catalogue's
-    default (the Coral uint8 model for MobileNetV1 0.75 stride 16), then integer
-    models first. `num_threads` defaults to all CPU cores. Edge TPU models
+    installed model for (architecture, output_stride, multiplier, quant_bytes)
+    is used. `quant_bytes` counts bytes per weight as in body-pix: 4 float32,
+    2 float16, 1 integer (uint8/int8); None takes the catalogue's default (the
+    Coral uint8 model for MobileNetV1 0.75 stride 16), then integer models
+    first. `num_threads` defaults to all CPU cores. Edge TPU models
     (`*_edgetpu.tflite`) run through libedgetpu; `edgetpu_device` picks one
     (":0", "usb:0", "pci:0"). `blas_threads` sets numpy's BLAS threads for the
     whole process (see `utils.threads`; None leaves them alone).
+
+    `backend`: "tflite" (LiteRT / tflite-runtime), "onnxruntime" (ONNX models;
+    execution providers tried in `onnx_providers` order, TensorRT engines
+    cached in `onnx_cache_dir`) or "auto" (the model file's own format; with no
+    model, onnxruntime when it reports CUDA or TensorRT and an ONNX model of
+    the configuration is installed, else TFLite).
     """
-    from .backends.tflite import TFLiteBackend
     from .models import resolve
     from .utils.threads import limit_blas_threads
 
-    resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
-    if resolved.path.suffix.lower() != ".tflite":
-        raise ModelFormatError(f"{resolved.path}: only TFLite models (.tflite) run in this runtime")
-    cpu_twin = resolved.describe("cpu_twin")
+    if backend not in BACKENDS:
+        raise InvalidParameterError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
     if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
         raise InvalidParameterError(f"num_threads {num_threads!r} must be a whole number >= 1")
+    backend = _choose_backend(backend, model, architecture, multiplier, output_stride, quant_bytes, models_dir)
     limit_blas_threads(blas_threads)
-    backend = TFLiteBackend(
-        str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
-        edgetpu_device=edgetpu_device, cpu_twin=cpu_twin,
-    )
+    if backend == "onnxruntime":
+        from .backends.onnxruntime import OnnxRuntimeBackend
+
+        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
+                           format="onnx", runtime="onnxruntime")
+        if resolved.path.suffix.lower() != ".onnx":
+            raise ModelFormatError(f"{resolved.path}: the onnxruntime backend runs .onnx models")
+        runner: Backend = OnnxRuntimeBackend(
+            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
+            preference=tuple(onnx_providers), cache_dir=onnx_cache_dir)
+    else:
+        from .backends.tflite import TFLiteBackend
+
+        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
+        if resolved.path.suffix.lower() != ".tflite":
+            raise ModelFormatError(
+                f"{resolved.path}: only TFLite models (.tflite) run in the tflite backend; "
+                "use backend='onnxruntime' for .onnx models")
+        runner = TFLiteBackend(
+            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
+            edgetpu_device=edgetpu_device, cpu_twin=resolved.describe("cpu_twin"),
+        )
     stride = resolved.describe("output_stride")
     if stride is None:
-        stride = _measure_output_stride(backend, str(resolved.path))
+        stride = _measure_output_stride(runner, str(resolved.path))
     arch = resolved.describe("architecture", architecture)
     if model is not None and resolved.spec is None and not resolved.metadata:
         arch = _architecture_from_name(resolved.path.name, architecture)
@@ -415,11 +479,11 @@ def load(
         architecture=arch,
         multiplier=float(resolved.describe("multiplier", multiplier if arch != "ResNet50" else 1.0)),
         output_stride=int(stride),
-        quantisation=str(resolved.describe("quantisation", str(backend.input_dtype))),
+        quantisation=str(resolved.describe("quantisation", str(runner.input_dtype))),
         normalisation=resolved.describe("normalisation", default_norm),
-        backend=backend.description,
+        backend=runner.description,
     )
-    return BodyPix(backend, info, part_factor=part_factor, instance_factor=instance_factor)
+    return BodyPix(runner, info, part_factor=part_factor, instance_factor=instance_factor)
 
 
 def _architecture_from_name(filename: str, fallback: str) -> str:

@@ -158,12 +158,13 @@ class Catalogue:
         output_stride: int = 16,
         quant_bytes: Optional[int] = None,
         runtime: str = "cpu",
+        format: str = "tflite",
     ) -> List[ModelSpec]:
-        """TFLite entries for a configuration, best first (default, then by `QUANT_PREFERENCE`)."""
+        """Entries of a format and runtime for a configuration, best first (default, then `QUANT_PREFERENCE`)."""
         check_configuration(architecture, multiplier, output_stride, quant_bytes)
         matches = [
             entry for entry in self.entries
-            if entry.format == "tflite" and entry.runtime == runtime
+            if entry.format == format and entry.runtime == runtime
             and entry.architecture == architecture
             and abs(entry.multiplier - multiplier) < 1e-6
             and entry.output_stride == output_stride

@@ -117,8 +117,10 @@ def resolve(
     quant_bytes: Optional[int] = None,
     dirs: Optional[Sequence[PathLike]] = None,
     catalogue: Optional[Catalogue] = None,
+    format: str = "tflite",
+    runtime: str = "cpu",
 ) -> ResolvedModel:
-    """Resolve a path, a catalogue name, or a configuration to an installed model file."""
+    """Resolve a path, a catalogue name, or a configuration (of a format and runtime) to an installed file."""
     catalogue = catalogue or load_catalogue()
     directories = search_dirs(dirs)
     if model is not None:
@@ -137,14 +139,14 @@ def resolve(
         if _has_directory(text) or text.endswith((".tflite", ".onnx", ".json")):
             raise ModelNotFoundError(f"model file {text} does not exist")
         catalogue.get(text)  # raises with suggestions
-    candidates = catalogue.candidates(architecture, multiplier, output_stride, quant_bytes)
+    candidates = catalogue.candidates(architecture, multiplier, output_stride, quant_bytes, runtime, format)
     for spec in candidates:
         found = locate(spec, dirs)
         if found is not None:
             return ResolvedModel(found, spec, read_metadata(found))
     if not candidates:
         raise ModelNotFoundError(
-            f"the catalogue has no TFLite model for {architecture} multiplier {multiplier} "
+            f"the catalogue has no {format} model for {architecture} multiplier {multiplier} "
             f"stride {output_stride} quant_bytes {quant_bytes}"
         )
     raise _not_found(candidates[0], directories)

@@ -119,7 +119,7 @@ def test_sidecar_metadata_is_used_for_models_outside_the_catalogue(tmp_path):
 def test_onnx_models_are_not_run_by_the_tflite_runtime():
     from conftest import MODELS
 
-    with pytest.raises(ModelFormatError, match="only TFLite models"):
+    with pytest.raises(ModelFormatError, match="use backend=.onnxruntime."):
         edge_bodypix.load(model=str(MODELS / "onnx" / "MobileNetV1-x050-stride16.onnx"))
 
 

@@ -174,3 +174,30 @@ def test_mask_images_match_body_pix_to_mask_and_to_colored_part_mask(reference_a
     assert np.array_equal(to_mask(people, (0, 0, 0, 255), (0, 0, 0, 0), True, (12, 13)), theirs["multi_contour"])
     assert np.array_equal(to_colored_part_mask(parts), theirs["colored"])
     assert np.array_equal(to_colored_part_mask(people), theirs["colored_multi"])
+
+
+@pytest.mark.parametrize("stride", [8, 16])
+def test_onnx_float_models_match_body_pix_at_both_strides(reference_available, photos, tmp_path, stride):
+    """Stride 8 and float outputs through the same parity checks (masks, parts, poses)."""
+    pytest.importorskip("onnxruntime")
+    import edge_bodypix
+
+    net = edge_bodypix.load(model=f"MobileNetV1-x050-stride{stride}", backend="onnxruntime")
+    image = photos["two"]
+    plan, outputs = net.infer(image, "medium")
+    config = {"internalResolution": "medium"}
+    run = run_reference(image, outputs, stride,
+                        [{"method": "segmentPerson", "config": config, "out": "person"},
+                         {"method": "segmentPersonParts", "config": config, "out": "parts"}],
+                        tmp_path, plan.geometry.input_size)
+    person = net.segment_person(image)
+    assert iou(person.data, run.results["person"].data) >= 0.98
+    parts, theirs = net.segment_person_parts(image).data, run.results["parts"].data
+    both = (parts >= 0) & (theirs >= 0)
+    assert (parts[both] == theirs[both]).mean() >= 0.95
+    their_poses = run.results["person"].summary["allPoses"]
+    assert len(person.all_poses) == len(their_poses) > 0
+    for ours, their in zip(person.all_poses, their_poses):
+        assert ours.score == pytest.approx(their["score"], abs=1e-5)
+        for kp, tk in zip(ours.keypoints, their["keypoints"]):
+            assert kp.position == pytest.approx((tk["position"]["x"], tk["position"]["y"]), abs=1e-4)

@@ -45,6 +45,8 @@ def add_parser(commands) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     parser.add_argument("--model", help="catalogue name or .tflite path (default: the catalogue default)")
     parser.add_argument("--models-dir", action="append", metavar="DIR", help="extra directory to search for models")
+    parser.add_argument("--backend", choices=["tflite", "onnxruntime", "auto"], default="auto",
+                        help="inference library (default auto: the model file's format)")
     parser.add_argument("--parts", action="store_true", help="also write the coloured body-part map")
     parser.add_argument("--multi", action="store_true",
                         help="one mask (and part map) per person: <name>.person<N>.mask.png")
@@ -157,7 +159,7 @@ def run(args) -> int:
     except OSError as exc:
         return fail(f"cannot create output directory {args.output_dir}: {exc.strerror or exc}")
     try:
-        net = load(model=args.model, num_threads=args.threads, models_dir=args.models_dir)
+        net = load(model=args.model, num_threads=args.threads, models_dir=args.models_dir, backend=args.backend)
     except EdgeBodyPixError as exc:
         return fail(exc)
     records: List[Dict[str, Any]] = []

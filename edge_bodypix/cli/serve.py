@@ -23,6 +23,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--loop", action="store_true", default=None, help="restart file sources at their end")
     parser.add_argument("--model", metavar="NAME|PATH", help="catalogue name or .tflite path")
     parser.add_argument("--effect", choices=sorted(EFFECTS), help="privacy effect")
+    parser.add_argument("--backend", choices=["tflite", "onnxruntime", "auto"], help="inference library")
     parser.add_argument("--http", metavar="HOST:PORT", help="HTTP address ('' to disable)")
     parser.add_argument("--token", help="token required by HTTP clients")
     parser.add_argument("--threads", type=positive_int_arg, metavar="N", help="interpreter threads")
@@ -36,7 +37,7 @@ def overrides(args) -> Dict[str, Dict[str, Any]]:
     """Command-line flags as a config fragment."""
     mapping = {
         ("source", "uri"): args.source, ("source", "loop"): args.loop, ("model", "name"): args.model,
-        ("privacy", "effect"): args.effect, ("http", "listen"): args.http, ("http", "token"): args.token,
+        ("privacy", "effect"): args.effect, ("model", "backend"): args.backend, ("http", "listen"): args.http, ("http", "token"): args.token,
         ("model", "threads"): args.threads, ("service", "state_directory"): args.state_dir,
         ("service", "max_frames"): args.max_frames, ("service", "log_level"): args.log_level,
     }

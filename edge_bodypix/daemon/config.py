@@ -24,6 +24,7 @@ EFFECTS: Dict[str, Tuple[str, str]] = {
     "blur-background": ("background", "blur"),
 }
 DEVICES = ("auto", "cpu", "edgetpu")
+BACKENDS = ("tflite", "onnxruntime", "auto")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -44,6 +45,7 @@ class SourceConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = ""  # catalogue name or .tflite path; "" = the catalogue default
+    backend: str = "tflite"  # "tflite", "onnxruntime" or "auto"
     device: str = "auto"  # auto: Edge TPU model if the name says so and a TPU is there, else CPU
     edgetpu_required: bool = False  # refuse to start instead of falling back to the CPU twin
     threads: int = 0  # interpreter threads; 0 = all cores
@@ -175,6 +177,7 @@ def validate(config: Config) -> Config:
     check(s.width > 0 and s.height > 0, f"source.width/height = {s.width}x{s.height}: must be positive")
     check(s.fps > 0, f"source.fps = {s.fps}: must be > 0")
     check(s.reopen_max_s > 0, f"source.reopen_max_s = {s.reopen_max_s}: must be > 0")
+    check(m.backend in BACKENDS, f"model.backend = {m.backend!r}: allowed values are {', '.join(BACKENDS)}")
     check(m.device in DEVICES, f"model.device = {m.device!r}: allowed values are {', '.join(DEVICES)}")
     check(m.threads >= 0, f"model.threads = {m.threads}: must be >= 0 (0 = all cores)")
     check(0.0 <= m.segmentation_threshold <= 1.0,

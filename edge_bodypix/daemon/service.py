@@ -46,15 +46,17 @@ def load_network(config: Config):
         if not twins:
             raise EdgeBodyPixError(f"model.device = 'edgetpu', but the catalogue has no Edge TPU build of {base}")
         name = twins[0]
+    backend_options = dict(backend=model.backend,
+                           onnx_cache_dir=os.path.join(config.service.state_directory, "tensorrt-cache"))
     try:
-        return load(model=name, num_threads=threads)
+        return load(model=name, num_threads=threads, **backend_options)
     except AcceleratorUnavailableError as exc:
         if model.edgetpu_required:
             raise
         spec = catalogue.by_filename(os.path.basename(name)) if name else None
         twin = spec.cpu_twin if spec and spec.cpu_twin else (name or "").replace("_edgetpu", "")
         log.warning("Edge TPU unavailable (%s); falling back to the CPU model %s", exc, twin)
-        return load(model=twin or None, num_threads=threads)
+        return load(model=twin or None, num_threads=threads, **backend_options)
 
 
 @dataclass

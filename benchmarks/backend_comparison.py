@@ -1,0 +1,80 @@
+"""Inference backends side by side in one run: LiteRT against onnxruntime (CPU here; CUDA/TensorRT on a Jetson).
+
+For each (backend, model) it can load, interleaved over the shared photos
+resized to 640x480 at "medium": median inference, pre-processing and
+post-processing of `segment_person`, and the inference ratio to the first
+row. The rows use different networks unless a float TFLite of the ONNX
+weights is installed (the converters make one), so compare backends on the
+same model name only.
+
+    python benchmarks/backend_comparison.py [--rounds 30] [--threads N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import List
+
+from common import DEFAULT_IMAGES, camera_frame, read_rgb
+
+CANDIDATES = [
+    ("tflite", None),
+    ("tflite", "bodypix_mobilenet_v1_050_16_float32"),
+    ("onnxruntime", "MobileNetV1-x050-stride16"),
+    ("onnxruntime", "MobileNetV1-x050-stride8"),
+]
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    import edge_bodypix
+
+    nets = []
+    for backend, model in CANDIDATES:
+        try:
+            nets.append((backend, edge_bodypix.load(model=model, backend=backend, num_threads=args.threads)))
+        except edge_bodypix.EdgeBodyPixError as exc:
+            print(f"skipped {backend} {model or 'default'}: {exc}", file=sys.stderr)
+    frames = [camera_frame(read_rgb(p)) for p in sorted(Path(DEFAULT_IMAGES).glob("*.jpg"))]
+    samples = {id(net): {"inference": [], "pre": [], "post": []} for _, net in nets}
+    for round_index in range(args.rounds + 2):
+        for frame in frames:
+            for _, net in nets:
+                net.segment_person(frame)
+                if round_index >= 2:
+                    t = net.last_timings
+                    samples[id(net)]["inference"].append(t.inference_ms)
+                    samples[id(net)]["pre"].append(t.preprocess_ms)
+                    samples[id(net)]["post"].append(t.postprocess_ms)
+    rows = []
+    for backend, net in nets:
+        s = samples[id(net)]
+        rows.append({"backend": net.info.backend, "model": net.info.name,
+                     "inference_ms": round(statistics.median(s["inference"]), 3),
+                     "preprocess_ms": round(statistics.median(s["pre"]), 3),
+                     "postprocess_ms": round(statistics.median(s["post"]), 3)})
+    for row in rows:
+        row["inference_ratio_to_first"] = round(row["inference_ms"] / rows[0]["inference_ms"], 3)
+    if args.json:
+        print(json.dumps({"frames": "640x480", "threads": args.threads, "rows": rows}, indent=1))
+        return 0
+    print(f"640x480 frames, medium, {args.threads} threads, {args.rounds} rounds interleaved")
+    print(f"{'backend':40} {'model':45} {'infer ms':>9} {'pre ms':>7} {'post ms':>8} {'vs first':>8}")
+    for r in rows:
+        print(f"{r['backend']:40} {r['model']:45} {r['inference_ms']:9.2f} {r['preprocess_ms']:7.2f} "
+              f"{r['postprocess_ms']:8.2f} {r['inference_ratio_to_first']:8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
