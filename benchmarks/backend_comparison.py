@@ -12,7 +12,6 @@ same model name only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -20,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from common import DEFAULT_IMAGES, camera_frame, read_rgb
+from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
 
 CANDIDATES = [
     ("tflite", None),
@@ -31,10 +30,7 @@ CANDIDATES = [
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--json", action="store_true")
+    parser = parser_for(__doc__)
     args = parser.parse_args(argv)
 
     import edge_bodypix

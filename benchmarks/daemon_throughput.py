@@ -88,7 +88,7 @@ def main(argv: List[str] = None) -> int:
                                 "privacy": {"effect": args.effect},
                                 "service": {"max_frames": args.frames}})
     net = TimedNet(edge_bodypix.load())
-    probe = MemoryProbe()
+    probe = MemoryProbe(every=max(10, min(250, args.frames // 20)))
     service = Service(config, net=net, outputs=[probe], notifier=Notifier(address=""))
     started = time.perf_counter()
     service.run()

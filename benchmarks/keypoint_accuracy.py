@@ -11,7 +11,6 @@ numbers as relative (resolution against resolution, model against model).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -19,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from common import SHARED, read_rgb
+from common import parser_for, SHARED, read_rgb
 
 DEFAULT_SET = SHARED / "eval" / "coco-keypoints-dev"
 # COCO's keypoint order and names, and body-pix's for the same joints
@@ -61,11 +60,9 @@ def evaluate(ground_truth_file: Path, results: List[dict]) -> dict:
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_for(__doc__)
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="folder with person_keypoints.json and images/")
-    parser.add_argument("--model", default=None)
     parser.add_argument("--resolutions", nargs="+", default=["low", "medium", "high", "full"])
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
         import pycocotools  # noqa: F401

@@ -13,7 +13,6 @@ Target (multi-person issue): (a) <= 30% of inference for the 5-person photo.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -21,18 +20,14 @@ import sys
 import time
 from typing import List
 
-from common import DEFAULT_IMAGES, camera_frame, read_rgb
+from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
 
 TARGET = 0.30
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_for(__doc__)
     parser.add_argument("--image", default=str(DEFAULT_IMAGES / "pexels-fauxels-3184419.jpg"))
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     import edge_bodypix

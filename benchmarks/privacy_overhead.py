@@ -12,7 +12,6 @@ Target (rendering issue): anonymising faces costs at most 25% of inference.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -20,19 +19,15 @@ import sys
 import time
 from typing import List
 
-from common import DEFAULT_IMAGES, camera_frame, read_rgb
+from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
 
 TARGET = 0.25
 CASES = [("faces", "blur"), ("faces", "pixelate"), ("faces", "fill"), ("persons", "pixelate"), ("background", "blur")]
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_for(__doc__)
     parser.add_argument("--images", default=str(DEFAULT_IMAGES))
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     import edge_bodypix

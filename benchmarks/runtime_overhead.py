@@ -15,7 +15,6 @@ pre+post <= 10% of inference, part segmentation <= 20%; import + load < 1 s.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from common import DEFAULT_IMAGES, camera_frame, read_rgb
+from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
 
 TARGETS = {("640x480", "segment_person"): 0.10, ("640x480", "segment_person_parts"): 0.20}
 
@@ -40,13 +39,9 @@ def time_import_and_load(model: str, threads: int) -> float:
 
 
 def main(argv: List[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_for(__doc__)
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
-    parser.add_argument("--model", default=None, help="model name or path (default: the catalogue default)")
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resolution", default="medium")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
 
     import edge_bodypix

@@ -61,6 +61,18 @@ def net():
     return edge_bodypix.load()
 
 
+@pytest.fixture(scope="session")
+def scene(net, frames):
+    """The 5-person 640x480 frame with its person, part and multi-person results."""
+    image = frames["five"]
+    return {
+        "image": image,
+        "person": net.segment_person(image),
+        "parts": net.segment_person_parts(image),
+        "people": net.segment_multi_person(image),
+    }
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.astype(bool), b.astype(bool)
     union = np.logical_or(a, b).sum()

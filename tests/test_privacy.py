@@ -19,15 +19,6 @@ from edge_bodypix.privacy import protection as protection_module
 from edge_bodypix.privacy.protection import region_boxes
 
 
-@pytest.fixture(scope="module")
-def scene(net, frames):
-    image = frames["five"]
-    return {
-        "image": image,
-        "person": net.segment_person(image),
-        "parts": net.segment_person_parts(image),
-        "people": net.segment_multi_person(image),
-    }
 
 
 @pytest.mark.parametrize("method", ["blur", "pixelate", "fill"])

@@ -11,15 +11,6 @@ from edge_bodypix.rendering.blur import canvas_blur, gaussian_kernel_size
 FACES = (0, 1)
 
 
-@pytest.fixture(scope="module")
-def scene(net, frames):
-    image = frames["five"]
-    return {
-        "image": image,
-        "person": net.segment_person(image),
-        "parts": net.segment_person_parts(image),
-        "people": net.segment_multi_person(image),
-    }
 
 
 def dilate(mask, pixels):

@@ -1,0 +1,59 @@
+"""The benchmark scripts run (tiny settings) and print well-formed JSON: they must not rot."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_benchmark(name, *args):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args, "--json"],
+                            capture_output=True, text=True, env=os.environ, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_runtime_overhead_report():
+    report = run_benchmark("runtime_overhead", "--rounds", "1")
+    assert {(r["frames"], r["method"]) for r in report["rows"]} == {
+        ("640x480", "segment_person"), ("640x480", "segment_person_parts"),
+        ("full", "segment_person"), ("full", "segment_person_parts")}
+    assert all(r["inference_ms"] > 0 and r["ratio"] > 0 for r in report["rows"])
+    assert 0 < report["import_and_load_s"] < 30
+
+
+def test_multi_person_overhead_report():
+    report = run_benchmark("multi_person_overhead", "--rounds", "1")
+    assert [r["people"] for r in report["rows"]][0] == 5
+    assert all(r["decode_ratio"] > 0 for r in report["rows"])
+
+
+def test_privacy_overhead_report():
+    report = run_benchmark("privacy_overhead", "--rounds", "1")
+    assert {(r["target"], r["method"]) for r in report["rows"]} >= {("faces", "blur"), ("persons", "pixelate")}
+
+
+def test_daemon_throughput_report():
+    report = run_benchmark("daemon_throughput", "--frames", "120", "--warmup", "40")
+    assert report["frames"] == 120 and report["ratio"] > 1 and report["fps"] > 0
+    assert report["rss_growth_mb"] == report["rss_growth_mb"]  # a number, not NaN
+
+
+def test_backend_comparison_report():
+    pytest.importorskip("onnxruntime")
+    report = run_benchmark("backend_comparison", "--rounds", "1")
+    backends = [r["backend"] for r in report["rows"]]
+    assert any("litert" in b for b in backends) and any("onnxruntime" in b for b in backends)
+
+
+def test_keypoint_accuracy_report():
+    pytest.importorskip("pycocotools")
+    report = run_benchmark("keypoint_accuracy", "--resolutions", "medium")
+    row = report["rows"][0]
+    assert report["images"] == 8 and 0.0 < row["AP"] <= 1.0
