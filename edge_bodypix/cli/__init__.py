@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from . import convert as convert_command
 from . import models as models_command
 from . import segment as segment_command
 from . import serve as serve_command
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment_command.add_parser(commands)
     models_command.add_parser(commands)
     serve_command.add_parser(commands)
+    convert_command.add_parser(commands)
     return parser
 
 

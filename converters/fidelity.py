@@ -1,0 +1,120 @@
+"""How closely a converted model follows its float source, and how fast each runs here.
+
+Both run through edge-bodypix's own pipeline on the same test images at
+"medium": person-mask IoU, part agreement on pixels both call person,
+keypoint position error of matched confident keypoints, mean absolute logit
+error of the person and part heads, file sizes, and median inference times
+measured interleaved in one run (with the host they were measured on).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def _keypoint_errors(ours, theirs, min_score: float = 0.5) -> List[float]:
+    """Distances of confident reference keypoints to the same keypoints of the best-matching converted pose."""
+    errors = []
+    for pose in theirs:
+        confident = [i for i, kp in enumerate(pose.keypoints) if kp.score >= min_score]
+        if not confident or not ours:
+            continue
+        reference = np.array([pose.keypoints[i].position for i in confident])
+
+        def distances(other):
+            return np.linalg.norm(np.array([other.keypoints[i].position for i in confident]) - reference, axis=1)
+
+        errors += distances(min(ours, key=lambda other: distances(other).mean())).tolist()
+    return errors
+
+
+def host_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores"
+
+
+def fidelity_report(reference, converted, images: Sequence[np.ndarray], names: Sequence[str],
+                    rounds: int = 5) -> Dict[str, object]:
+    """Compare two loaded `BodyPix` networks (reference: the float source) on RGB test images."""
+    ious, agreements, keypoint_errors, segment_mae, part_mae = [], [], [], [], []
+    per_image = []
+    for image, name in zip(images, names):
+        ref = reference.segment_person_parts(image)
+        out = converted.segment_person_parts(image)
+        iou = _iou(ref.data >= 0, out.data >= 0)
+        both = (ref.data >= 0) & (out.data >= 0)
+        agreement = float((ref.data[both] == out.data[both]).mean()) if both.any() else 1.0
+        errors = _keypoint_errors(out.all_poses, ref.all_poses)
+        _, ref_raw = reference.infer(image, "medium", ("segments", "part_heatmaps"))
+        _, out_raw = converted.infer(image, "medium", ("segments", "part_heatmaps"))
+        seg = float(np.abs(ref_raw["segments"] - out_raw["segments"]).mean())
+        parts = float(np.abs(ref_raw["part_heatmaps"] - out_raw["part_heatmaps"]).mean())
+        ious.append(iou)
+        agreements.append(agreement)
+        keypoint_errors += errors
+        segment_mae.append(seg)
+        part_mae.append(parts)
+        per_image.append({"image": name, "person_iou": round(iou, 4), "part_agreement": round(agreement, 4),
+                          "segment_logit_mae": round(seg, 4)})
+    times = {"reference": [], "converted": []}
+    for _ in range(rounds):
+        for image in images:
+            for key, net in (("reference", reference), ("converted", converted)):
+                net.segment_person(image)
+                times[key].append(net.last_timings.inference_ms)
+    reference_ms = statistics.median(times["reference"])
+    converted_ms = statistics.median(times["converted"])
+    return {
+        "test_images": len(images),
+        "person_iou_vs_float": {"mean": round(float(np.mean(ious)), 4), "min": round(float(np.min(ious)), 4)},
+        "part_agreement_vs_float": {"mean": round(float(np.mean(agreements)), 4),
+                                    "min": round(float(np.min(agreements)), 4)},
+        "keypoint_error_px": {"median": round(float(np.median(keypoint_errors)), 2) if keypoint_errors else None,
+                              "p90": round(float(np.percentile(keypoint_errors, 90)), 2) if keypoint_errors else None},
+        "logit_mae": {"segments": round(float(np.mean(segment_mae)), 4),
+                      "part_heatmaps": round(float(np.mean(part_mae)), 4)},
+        "size_bytes": {"reference": os.path.getsize(reference.info.path),
+                       "converted": os.path.getsize(converted.info.path)},
+        "latency_ms": {"reference": round(reference_ms, 3), "converted": round(converted_ms, 3),
+                       "converted_over_reference": round(converted_ms / reference_ms, 3),
+                       "reference_backend": reference.info.backend, "converted_backend": converted.info.backend,
+                       "host": host_description(),
+                       "note": "measured on this host only; on ARM (Raspberry Pi) int8 usually runs faster than "
+                               "float32, on x86 LiteRT runs them about alike"},
+        "images": per_image,
+    }
+
+
+def format_report(report: Dict[str, object]) -> str:
+    """A short readable table of a fidelity report."""
+    p, q, k, m = (report["person_iou_vs_float"], report["part_agreement_vs_float"], report["keypoint_error_px"],
+                  report["logit_mae"])
+    l = report["latency_ms"]
+    lines = [
+        f"test images            {report['test_images']}",
+        f"person IoU vs float    mean {p['mean']:.4f}  min {p['min']:.4f}",
+        f"part agreement         mean {q['mean']:.4f}  min {q['min']:.4f}",
+        f"keypoint error (px)    median {k['median']}  p90 {k['p90']}",
+        f"logit MAE              segments {m['segments']:.4f}  parts {m['part_heatmaps']:.4f}",
+        f"size (bytes)           float {report['size_bytes']['reference']}  converted {report['size_bytes']['converted']}",
+        f"inference (ms)         float {l['reference']:.2f} ({l['reference_backend']})  converted {l['converted']:.2f} "
+        f"({l['converted_backend']})  ratio {l['converted_over_reference']:.3f} on {l['host']}",
+    ]
+    return "\n".join(lines)

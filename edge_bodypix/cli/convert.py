@@ -1,0 +1,63 @@
+"""`edge-bodypix convert`: BodyPix checkpoints to TFLite (needs the `convert` extra: TensorFlow)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import EdgeBodyPixError
+from .common import fail
+
+
+def _size(text: str):
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 481x641") from None
+    if height < 2 or width < 2:
+        raise argparse.ArgumentTypeError(f"{text} is too small")
+    return height, width
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "convert", help="convert a BodyPix checkpoint to TFLite (float32, float16, dynamic, int8)",
+        description="Convert an ONNX export of the official BodyPix checkpoints (path or catalogue name) "
+        "to TFLite; write DIR/<name>.tflite, <name>.meta.json and the fidelity report <name>.report.json.",
+    )
+    parser.add_argument("source", help="ONNX file or catalogue name, e.g. MobileNetV1-x050-stride16")
+    parser.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default="float32")
+    parser.add_argument("--output-dir", help="where to write (default: the model store's converted/ folder)")
+    parser.add_argument("--calibration", action="append", metavar="PATH",
+                        help="images, folders or videos for int8 calibration (repeatable)")
+    parser.add_argument("--test-images", action="append", metavar="PATH",
+                        help="images for the fidelity report (default: the calibration sources)")
+    parser.add_argument("--samples", type=int, default=100, help="calibration samples (default 100)")
+    parser.add_argument("--input-size", type=_size, metavar="HxW", help="fixed input size (Edge TPU); default dynamic")
+    parser.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel int8")
+    parser.add_argument("--io-type", choices=["uint8", "int8"], default="uint8", help="int8 model input/output type")
+    parser.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return fail("converting needs TensorFlow: pip install 'edge-bodypix[convert]'", 1)
+    from ..converters.fidelity import format_report
+    from ..converters.pipeline import convert_checkpoint
+
+    try:
+        result = convert_checkpoint(args.source, args.quantize, args.output_dir, args.calibration,
+                                    args.test_images, args.input_size, args.per_tensor, args.io_type, args.samples)
+    except EdgeBodyPixError as exc:
+        return fail(exc)
+    if args.json:
+        print(json.dumps(result.report, indent=1))
+    else:
+        print(f"wrote {result.model_path}\n      {result.metadata_path}\n      {result.report_path}")
+        if "person_iou_vs_float" in result.report:
+            print(format_report(result.report))
+    return 0
