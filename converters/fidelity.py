@@ -38,6 +38,18 @@ def _keypoint_errors(ours, theirs, min_score: float = 0.5) -> List[float]:
     return errors
 
 
+def _size(path: str) -> int:
+    """A model's size on disk; for a tfjs model.json, with its weight shards."""
+    if path.endswith(".json"):
+        import json
+
+        folder = os.path.dirname(path)
+        with open(path) as handle:
+            shards = [p for group in json.load(handle)["weightsManifest"] for p in group["paths"]]
+        return os.path.getsize(path) + sum(os.path.getsize(os.path.join(folder, s)) for s in shards)
+    return os.path.getsize(path)
+
+
 def host_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -90,7 +102,7 @@ def fidelity_report(reference, converted, images: Sequence[np.ndarray], names: S
                               "p90": round(float(np.percentile(keypoint_errors, 90)), 2) if keypoint_errors else None},
         "logit_mae": {"segments": round(float(np.mean(segment_mae)), 4),
                       "part_heatmaps": round(float(np.mean(part_mae)), 4)},
-        "size_bytes": {"reference": os.path.getsize(reference.info.path),
+        "size_bytes": {"reference": _size(reference.info.path),
                        "converted": os.path.getsize(converted.info.path)},
         "latency_ms": {"reference": round(reference_ms, 3), "converted": round(converted_ms, 3),
                        "converted_over_reference": round(converted_ms / reference_ms, 3),

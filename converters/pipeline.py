@@ -29,16 +29,54 @@ class Conversion:
     report: dict
 
 
-def _describe_source(path: Path):
-    """(architecture, multiplier, output stride, normalisation) of a source checkpoint."""
-    spec = load_catalogue().by_filename(path.name)
-    if spec is not None:
-        return spec.architecture, spec.multiplier, spec.output_stride, spec.normalisation
-    match = re.search(r"x(\d{3}).*stride(\d+)", path.name, re.IGNORECASE)
-    if match:
-        return "MobileNetV1", int(match.group(1)) / 100, int(match.group(2)), "mobilenet"
-    raise InvalidParameterError(f"{path}: cannot tell architecture, multiplier and stride from the name; "
-                                "name it like the catalogue (e.g. MobileNetV1-x050-stride16.onnx)")
+def _describe_source(path: Path, function=None):
+    """(architecture, multiplier, output stride, normalisation) of a source checkpoint.
+
+    From the catalogue entry whose file the path ends with, else from the name
+    (MobileNetV1-x050-stride16, .../mobilenet/float/075/model-stride16.json,
+    resnet50...), with the stride measured on the graph when the name lacks it.
+    """
+    text = path.as_posix()
+    for spec in load_catalogue():
+        if text.endswith(spec.file) or path.name == spec.filename and spec.format == "onnx":
+            return spec.architecture, spec.multiplier, spec.output_stride, spec.normalisation
+    lowered = text.lower()
+    architecture = "ResNet50" if "resnet" in lowered else "MobileNetV1"
+    multiplier = 1.0
+    match = re.search(r"x(\d{3})|/(\d{3})/", lowered)
+    if architecture == "MobileNetV1":
+        if not match:
+            raise InvalidParameterError(f"{path}: cannot tell the MobileNet multiplier from the path; "
+                                        "name it like the catalogue (e.g. MobileNetV1-x050-stride16.onnx)")
+        multiplier = int(match.group(1) or match.group(2)) / 100
+    stride_match = re.search(r"stride-?(\d+)", lowered)
+    if stride_match:
+        stride = int(stride_match.group(1))
+    elif function is not None:  # measure it: a 257-pixel input gives (256 / stride + 1) cells
+        import numpy as np
+
+        cells = int(function(np.zeros((1, 257, 257, 3), np.float32))["segments"].shape[1])
+        stride = 256 // (cells - 1)
+    else:
+        raise InvalidParameterError(f"{path}: cannot tell the output stride from the name")
+    return architecture, multiplier, stride, "resnet50" if architecture == "ResNet50" else "mobilenet"
+
+
+def load_source(source: str):
+    """(path, tf.function, float reference network factory) for an ONNX file or a tfjs graph model."""
+    candidate = Path(source)
+    if candidate.is_dir() or candidate.suffix.lower() == ".json":
+        from .tfjs_graph import build_function as build_tfjs
+        from .tfjs_reader import read_tfjs
+
+        if not candidate.exists():
+            raise ModelFormatError(f"{source} does not exist")
+        model = read_tfjs(source)
+        return model.path, build_tfjs(model), "tensorflow", model.quantisation
+    path = resolve(source, format="onnx", runtime="onnxruntime").path
+    if path.suffix.lower() != ".onnx":
+        raise ModelFormatError(f"{path}: the converter reads ONNX exports (.onnx) and tfjs graph models (model.json)")
+    return path, build_function(read_onnx(str(path))), "onnxruntime", {}
 
 
 def convert_checkpoint(
@@ -52,12 +90,8 @@ def convert_checkpoint(
 
     if quantisation not in QUANTISATIONS:
         raise InvalidParameterError(f"--quantize {quantisation!r} is not one of {', '.join(QUANTISATIONS)}")
-    path = resolve(source, format="onnx", runtime="onnxruntime").path
-    if path.suffix.lower() != ".onnx":
-        raise ModelFormatError(f"{path}: the converter reads ONNX exports (.onnx); tfjs checkpoints come later")
-    architecture, multiplier, stride, normalisation = _describe_source(path)
-    graph = read_onnx(str(path))
-    function = build_function(graph)
+    path, function, reference_kind, weight_quantisation = load_source(source)
+    architecture, multiplier, stride, normalisation = _describe_source(path, function)
     sources = list(calibration or default_sources())
     calibration_images = collect_images(sources) if sources else []
     if quantisation == "int8" and not calibration_images:
@@ -81,6 +115,7 @@ def convert_checkpoint(
         "input_size": list(input_size) if input_size else None, "per_tensor": per_tensor,
         "io_type": io_type if quantisation == "int8" else "float32",
         "calibration": {"sources": sources, "samples": samples} if quantisation == "int8" else None,
+        "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "outputs": output_map(model),
     }
     metadata_path = directory / f"{name}.meta.json"
@@ -91,13 +126,30 @@ def convert_checkpoint(
     test_sources = list(test_images or sources)
     images = collect_images(test_sources, limit=40) if test_sources else []
     report = {"model": name, "source": str(path), "quantisation": quantisation,
+              "source_weight_quantisation": metadata["source_weight_quantisation"],
+              "reference": "onnxruntime (CPU)" if reference_kind == "onnxruntime" else "tensorflow (the tfjs graph)",
               "test_sources": test_sources,
               "test_images_are_calibration_images": bool(quantisation == "int8" and set(test_sources) & set(sources))}
     if images:
-        reference = edge_bodypix.load(model=str(path), backend="onnxruntime")
+        reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride, normalisation)
         converted = edge_bodypix.load(model=str(model_path), backend="tflite")
         names = [f"image {i}" for i in range(len(images))]
         report.update(fidelity_report(reference, converted, images, names))
     report_path = directory / f"{name}.report.json"
     report_path.write_text(json.dumps(report, indent=1))
     return Conversion(model_path, metadata_path, report_path, report)
+
+
+def _reference_network(path, function, kind, architecture, multiplier, stride, normalisation):
+    """The float source as a `BodyPix`: onnxruntime for ONNX, the TensorFlow graph itself for tfjs."""
+    import edge_bodypix
+    from edge_bodypix.bodypix import BodyPix, ModelInfo
+
+    if kind == "onnxruntime":
+        return edge_bodypix.load(model=str(path), backend="onnxruntime")
+    from .tf_backend import TensorFlowBackend
+
+    backend = TensorFlowBackend(function, str(path))
+    info = ModelInfo(path.name, str(path), architecture, multiplier, stride, "float32 (tfjs)", normalisation,
+                     backend.description)
+    return BodyPix(backend, info)

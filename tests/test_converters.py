@@ -134,3 +134,101 @@ def test_graphs_with_foreign_ops_are_rejected_naming_the_op(tmp_path):
     onnx.save(helper.make_model(graph), str(path))
     with pytest.raises(Exception, match="unsupported op Softmax"):
         read_onnx(str(path))
+
+
+@pytest.fixture(scope="module")
+def tfjs_models(tmp_path_factory):
+    from tfjs_writer import write_tfjs_from_onnx
+
+    root = tmp_path_factory.mktemp("tfjs")
+    onnx_path = str(MODELS / "onnx" / "MobileNetV1-x050-stride16.onnx")
+    return {kind: write_tfjs_from_onnx(onnx_path, root / "mobilenet" / kind / "050", kind if kind != "quant" else "mixed")
+            for kind in ("float32", "quant", "float16")}
+
+
+def test_tfjs_checkpoint_with_real_weights_converts_like_the_onnx_export(tfjs_models, tmp_path, photos):
+    import edge_bodypix
+    from edge_bodypix.converters.pipeline import convert_checkpoint
+
+    result = convert_checkpoint(str(tfjs_models["float32"]), "float32", str(tmp_path), CALIBRATION, TEST_IMAGES)
+    assert result.model_path.name == "bodypix_mobilenet_v1_050_16_float32.tflite"
+    assert result.report["reference"].startswith("tensorflow") and result.report["person_iou_vs_float"]["min"] >= 0.999
+    converted = edge_bodypix.load(model=str(result.model_path))
+    onnx = edge_bodypix.load(model="MobileNetV1-x050-stride16", backend="onnxruntime")
+    for image in photos.values():
+        assert iou(converted.segment_person(image).data, onnx.segment_person(image).data) >= 0.999
+
+
+def test_quantised_tfjs_shards_are_dequantised(tfjs_models, tmp_path):
+    from edge_bodypix.converters.pipeline import convert_checkpoint
+    from edge_bodypix.converters.tfjs_reader import read_tfjs
+
+    quantised = read_tfjs(str(tfjs_models["quant"]))
+    assert set(quantised.quantisation.values()) == {"uint8", "uint16"}
+    exact = read_tfjs(str(tfjs_models["float32"]))
+    for name, values in quantised.weights.items():
+        span = float(exact.weights[name].max() - exact.weights[name].min()) or 1.0
+        levels = 255 if quantised.quantisation[name] == "uint8" else 65535
+        assert np.abs(values - exact.weights[name]).max() <= span / levels  # within one quantisation step
+    half = read_tfjs(str(tfjs_models["float16"]))
+    assert set(half.quantisation.values()) == {"float16"}
+    result = convert_checkpoint(str(tfjs_models["quant"]), "float32", str(tmp_path), CALIBRATION, TEST_IMAGES)
+    assert result.report["source_weight_quantisation"] == ["uint16", "uint8"]
+    assert result.report["person_iou_vs_float"]["mean"] >= 0.999  # against the same dequantised graph
+
+
+def test_broken_tfjs_checkpoints_are_named(tfjs_models, tmp_path):
+    import shutil
+
+    from edge_bodypix import ModelFormatError
+    from edge_bodypix.converters.tfjs_reader import read_tfjs
+
+    folder = tmp_path / "broken"
+    shutil.copytree(tfjs_models["float32"].parent, folder)
+    shard = folder / "group1-shard2of2.bin"
+    data = shard.read_bytes()
+    shard.write_bytes(data[:-8])
+    with pytest.raises(ModelFormatError, match="hold .* bytes, the manifest describes"):
+        read_tfjs(str(folder))
+    shard.unlink()
+    with pytest.raises(ModelFormatError, match="weight shard group1-shard2of2.bin is missing"):
+        read_tfjs(str(folder))
+    shard.write_bytes(data)
+    model_json = folder / "model-stride16.json"
+    model = json.loads(model_json.read_text())
+    model["weightsManifest"][0]["weights"][0]["name"] = "renamed/weights"
+    model_json.write_text(json.dumps(model))
+    with pytest.raises(ModelFormatError, match="the manifest and the topology disagree"):
+        read_tfjs(str(folder))
+
+
+def test_official_resnet50_topology_loads_and_converts_with_generated_weights(tmp_path):
+    import shutil
+
+    import edge_bodypix
+    from edge_bodypix.converters.pipeline import convert_checkpoint
+
+    folder = tmp_path / "resnet50"
+    folder.mkdir()
+    topology = MODELS / "tfjs-topology" / "resnet50-model.json"
+    shutil.copy(topology, folder / "resnet50-model.json")
+    manifest = json.loads(topology.read_text())["weightsManifest"][0]
+    rng = np.random.default_rng(0)
+    blobs = []
+    for spec in manifest["weights"]:
+        if spec["dtype"] == "int32":  # the Pad ops' paddings: 3 around conv1, 1 elsewhere
+            pad = 3 if spec["name"] == "resnet_v1_50/Pad/paddings" else 1
+            blobs.append(np.array([[0, 0], [pad, pad], [pad, pad], [0, 0]], np.int32).tobytes())
+        else:
+            blobs.append((rng.standard_normal(spec["shape"]) * 0.02).astype(np.float32).tobytes())
+    (folder / manifest["paths"][0]).write_bytes(b"".join(blobs))
+    result = convert_checkpoint(str(folder / "resnet50-model.json"), "float32", str(tmp_path / "out"),
+                                CALIBRATION, TEST_IMAGES[:1])
+    metadata = json.loads(result.metadata_path.read_text())
+    assert metadata["architecture"] == "ResNet50" and metadata["normalisation"] == "resnet50"
+    assert metadata["output_stride"] in (16, 32)
+    assert set(metadata["outputs"]) == {"segments", "part_heatmaps", "heatmaps", "short_offsets", "long_offsets",
+                                        "displacement_fwd", "displacement_bwd", "part_offsets"}
+    net = edge_bodypix.load(model=str(result.model_path))
+    assert net.info.architecture == "ResNet50" and net.output_stride == metadata["output_stride"]
+    assert result.report["person_iou_vs_float"]["min"] >= 0.99  # the float conversion follows the graph

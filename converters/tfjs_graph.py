@@ -1,0 +1,126 @@
+"""A TensorFlow function from a tfjs graph model: its GraphDef with the weights filled in.
+
+tfjs converters fuse ops that stock TensorFlow does not all know
+(`FusedDepthwiseConv2dNative`, `_FusedConv2D` with fused activations); they are
+split back into DepthwiseConv2dNative / Conv2D + BiasAdd + activation.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from edge_bodypix.errors import ModelFormatError
+
+from .tfjs_reader import TfjsModel
+
+_ACTIVATIONS = {"Relu": "Relu", "Relu6": "Relu6", "Elu": "Elu", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
+_FUSED = {"FusedDepthwiseConv2dNative": "DepthwiseConv2dNative", "_FusedConv2D": "Conv2D"}
+BODYPIX_OUTPUTS = ("float_segments", "float_part_heatmaps", "float_heatmaps", "float_short_offsets",
+                   "float_long_offsets", "float_part_offsets", "displacement_fwd_2/BiasAdd",
+                   "displacement_bwd_2/BiasAdd")
+
+
+def _decode_list(value: dict) -> List[str]:
+    """Strings of a GraphDef JSON list attribute (protobuf JSON encodes bytes as base64)."""
+    import base64
+    import binascii
+
+    decoded = []
+    for item in value.get("list", {}).get("s", []):
+        try:
+            text = base64.b64decode(item, validate=True).decode()
+            decoded.append(text if text.isidentifier() else item)
+        except (binascii.Error, UnicodeDecodeError):
+            decoded.append(item)
+    return decoded
+
+
+def _split_fused(nodes: List[dict]) -> List[dict]:
+    """Replace tfjs fused convolutions by the plain ops they fuse; the last one keeps the node's name."""
+    result = []
+    for node in nodes:
+        if node.get("op") not in _FUSED:
+            result.append(node)
+            continue
+        attributes = node.get("attr", {})
+        fused = _decode_list(attributes.get("fused_ops", {}))
+        dtype = attributes.get("T", {"type": "DT_FLOAT"})
+        inputs = node["input"]
+        conv_attributes = {k: v for k, v in attributes.items()
+                           if k in ("T", "strides", "padding", "dilations", "data_format", "explicit_paddings")}
+        names = [f"{node['name']}/{op.lower()}" for op in ["conv"] + fused[:-1]] + [node["name"]]
+        result.append({"name": names[0], "op": _FUSED[node["op"]], "input": inputs[:2], "attr": conv_attributes})
+        for previous, name, fused_op in zip(names, names[1:], fused):
+            if fused_op == "BiasAdd":
+                result.append({"name": name, "op": "BiasAdd", "input": [previous, inputs[2]], "attr": {"T": dtype}})
+            elif fused_op in _ACTIVATIONS:
+                result.append({"name": name, "op": _ACTIVATIONS[fused_op], "input": [previous], "attr": {"T": dtype}})
+            else:
+                raise ModelFormatError(f"{node['name']}: fused op {fused_op} is not supported")
+    return result
+
+
+def output_names(model: TfjsModel) -> Dict[str, str]:
+    """Role -> node name of the BodyPix outputs in a tfjs topology."""
+    mapping: Dict[str, str] = {}
+    for name in (node["name"] for node in model.topology["node"]):
+        lowered = name.lower()
+        for role in ("part_heatmaps", "part_offsets", "heatmaps", "short_offsets", "long_offsets", "segments"):
+            if lowered.endswith("float_" + role):
+                mapping.setdefault(role, name)
+        for role in ("displacement_fwd", "displacement_bwd"):
+            if lowered.endswith(f"{role}_2/biasadd"):
+                mapping.setdefault(role, name)
+    missing = [role for role in ("segments", "part_heatmaps") if role not in mapping]
+    if missing:
+        raise ModelFormatError(f"{model.path}: not a BodyPix model: no {', '.join(missing)} output in the topology")
+    return mapping
+
+
+def input_name(model: TfjsModel) -> str:
+    """The graph's image placeholder (`sub_2` in the official checkpoints)."""
+    placeholders = [node["name"] for node in model.topology["node"] if node.get("op") == "Placeholder"]
+    if len(placeholders) != 1:
+        raise ModelFormatError(f"{model.path}: expected one input placeholder, found {placeholders}")
+    return placeholders[0]
+
+
+def build_function(model: TfjsModel):
+    """A `tf.function` (NHWC normalised image -> dict of outputs by role) running the tfjs graph."""
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    nodes = _split_fused(model.topology["node"])
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        json_format.ParseDict({"node": nodes, "versions": model.topology.get("versions", {})}, graph_def,
+                              ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise ModelFormatError(f"{model.path}: topology is not a GraphDef ({exc})") from exc
+    for node in graph_def.node:
+        if node.op == "Const":
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(model.weights[node.name]))
+    known = set(dir(tf.raw_ops))
+    unsupported = sorted({n.op for n in graph_def.node if n.op not in known and n.op not in ("Const", "Placeholder")})
+    if unsupported:
+        raise ModelFormatError(f"{model.path}: unsupported op(s) {', '.join(unsupported)}")
+    outputs = output_names(model)
+    roles = list(outputs)
+
+    def imported():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(imported, [])
+    graph = wrapped.graph
+    try:
+        pruned = wrapped.prune(graph.get_tensor_by_name(f"{input_name(model)}:0"),
+                               [graph.get_tensor_by_name(f"{outputs[r]}:0") for r in roles])
+    except KeyError as exc:
+        raise ModelFormatError(f"{model.path}: tensor not found in the graph ({exc})") from exc
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")])
+    def bodypix(image):
+        values = pruned(image)
+        return {role: tf.identity(value, name=role) for role, value in zip(roles, values)}
+
+    return bodypix
