@@ -83,13 +83,16 @@ def convert_checkpoint(
     source: str, quantisation: str, output_dir: Optional[str] = None,
     calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
     input_size: Optional[Tuple[int, int]] = None, per_tensor: bool = False, io_type: str = "uint8",
-    samples: int = 100,
+    samples: int = 100, edgetpu: bool = False,
 ) -> Conversion:
     """Convert one ONNX checkpoint (path or catalogue name); write model, metadata and report."""
     import edge_bodypix
 
     if quantisation not in QUANTISATIONS:
         raise InvalidParameterError(f"--quantize {quantisation!r} is not one of {', '.join(QUANTISATIONS)}")
+    if edgetpu and (quantisation != "int8" or input_size is None):
+        raise InvalidParameterError("--edgetpu needs --quantize int8 and a fixed --input-size HxW "
+                                    "(the Edge TPU runs full-integer models of static shape)")
     path, function, reference_kind, weight_quantisation = load_source(source)
     architecture, multiplier, stride, normalisation = _describe_source(path, function)
     sources = list(calibration or default_sources())
@@ -135,6 +138,15 @@ def convert_checkpoint(
         converted = edge_bodypix.load(model=str(model_path), backend="tflite")
         names = [f"image {i}" for i in range(len(images))]
         report.update(fidelity_report(reference, converted, images, names))
+    if edgetpu:
+        from dataclasses import asdict
+
+        from .edgetpu_compile import compile_for_edgetpu
+
+        compiled = compile_for_edgetpu(model_path, directory)
+        report["edgetpu"] = asdict(compiled)
+        if not compiled.compiled:
+            log.warning("%s", compiled.message)
     report_path = directory / f"{name}.report.json"
     report_path.write_text(json.dumps(report, indent=1))
     return Conversion(model_path, metadata_path, report_path, report)
@@ -153,3 +165,55 @@ def _reference_network(path, function, kind, architecture, multiplier, stride, n
     info = ModelInfo(path.name, str(path), architecture, multiplier, stride, "float32 (tfjs)", normalisation,
                      backend.description)
     return BodyPix(backend, info)
+
+
+def source_for_url(url: str, cache: Optional[str] = None) -> str:
+    """Download a checkpoint URL through the model store (catalogue checksum when known); the local path."""
+    from edge_bodypix.models import ModelSpec, fetch
+
+    for spec in load_catalogue():
+        if spec.url == url:
+            return str(fetch(spec, cache))
+    name = Path(url).stem
+    kind = "onnx" if url.lower().endswith(".onnx") else "tfjs"
+    spec = ModelSpec(name=name, file=f"downloads/{name}/{Path(url).name}", format=kind, architecture="MobileNetV1",
+                     multiplier=1.0, output_stride=16, quant_bytes=4, quantisation="unknown",
+                     normalisation="mobilenet", runtime="converter-input", url=url)
+    return str(fetch(spec, cache))
+
+
+@dataclass
+class BuildAllResult:
+    converted: list
+    skipped: list
+
+
+def build_all(quantisations: Sequence[str], output_dir: Optional[str] = None, fetch_missing: bool = False,
+              calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
+              samples: int = 100) -> BuildAllResult:
+    """Convert every catalogue checkpoint found locally (or downloadable with `fetch_missing`)."""
+    from edge_bodypix.errors import EdgeBodyPixError
+    from edge_bodypix.models import fetch, locate
+
+    converted, skipped = [], []
+    for spec in load_catalogue():
+        if spec.format not in ("tfjs", "onnx"):
+            continue
+        path = locate(spec)
+        if path is None and fetch_missing and spec.url:
+            try:
+                path = fetch(spec)
+            except EdgeBodyPixError as exc:
+                skipped.append((spec.name, f"download failed: {exc}"))
+                continue
+        if path is None:
+            skipped.append((spec.name, f"not installed ({spec.fetch_command})"))
+            continue
+        for quantisation in quantisations:
+            try:
+                result = convert_checkpoint(str(path), quantisation, output_dir, calibration, test_images,
+                                            samples=samples)
+                converted.append((spec.name, quantisation, str(result.model_path)))
+            except EdgeBodyPixError as exc:
+                skipped.append((f"{spec.name} {quantisation}", str(exc)))
+    return BuildAllResult(converted, skipped)

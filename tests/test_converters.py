@@ -232,3 +232,59 @@ def test_official_resnet50_topology_loads_and_converts_with_generated_weights(tm
     net = edge_bodypix.load(model=str(result.model_path))
     assert net.info.architecture == "ResNet50" and net.output_stride == metadata["output_stride"]
     assert result.report["person_iou_vs_float"]["min"] >= 0.99  # the float conversion follows the graph
+
+
+EDGETPU_LOG = """Edge TPU Compiler version 16.0.384591198
+Model compiled successfully in 1195 ms.
+
+Input model: bodypix_mobilenet_v1_050_16_int8_481x641.tflite
+Output model: bodypix_mobilenet_v1_050_16_int8_481x641_edgetpu.tflite
+Number of Edge TPU subgraphs: 1
+Total number of operations: 40
+
+Model successfully compiled but not all operations are supported by the Edge TPU.
+Number of operations that will run on Edge TPU: 37
+Number of operations that will run on CPU: 3
+
+Operator                       Count      Status
+
+CONV_2D                        20         Mapped to Edge TPU
+DEPTHWISE_CONV_2D              13         Mapped to Edge TPU
+QUANTIZE                       2          Operation is otherwise supported, but not mapped due to some unspecified limitation
+RESHAPE                        1          Mapped to CPU
+"""
+
+
+def test_edgetpu_compiler_logs_are_summarised():
+    from edge_bodypix.converters.edgetpu_compile import summarise_log
+
+    result = summarise_log(EDGETPU_LOG)
+    assert result.compiled and result.tpu_operations == 37 and result.cpu_operations == 3
+    assert result.cpu_operation_names == ["QUANTIZE", "RESHAPE"]
+
+
+def test_edgetpu_needs_int8_and_a_fixed_size_and_says_how_to_get_the_compiler(tmp_path, monkeypatch):
+    import shutil as shutil_module
+
+    from edge_bodypix import InvalidParameterError
+    from edge_bodypix.converters.pipeline import convert_checkpoint
+
+    with pytest.raises(InvalidParameterError, match="--edgetpu needs --quantize int8 and a fixed --input-size"):
+        convert_checkpoint("MobileNetV1-x050-stride16", "int8", str(tmp_path), CALIBRATION, edgetpu=True)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no edgetpu_compiler on this host anyway
+    assert shutil_module.which("edgetpu_compiler") is None
+    result = convert_checkpoint("MobileNetV1-x050-stride16", "int8", str(tmp_path), CALIBRATION, TEST_IMAGES,
+                                input_size=(161, 161), samples=10, edgetpu=True)
+    assert result.model_path.name == "bodypix_mobilenet_v1_050_16_int8_161x161.tflite"
+    edgetpu = result.report["edgetpu"]
+    assert edgetpu["compiled"] is False and "apt install edgetpu-compiler" in edgetpu["message"]
+
+
+def test_build_all_converts_what_is_installed_and_lists_the_rest(tmp_path):
+    from edge_bodypix.converters.pipeline import build_all
+
+    outcome = build_all(["float32"], str(tmp_path), calibration=CALIBRATION, test_images=TEST_IMAGES)
+    assert sorted(name for name, _, _ in outcome.converted) == ["MobileNetV1-x050-stride16", "MobileNetV1-x050-stride8"]
+    skipped = dict(outcome.skipped)
+    assert len(skipped) == 24  # the official tfjs checkpoints: not on this machine
+    assert "edge-bodypix models fetch bodypix_resnet50_32_tfjs_float" in skipped["bodypix_resnet50_32_tfjs_float"]

@@ -26,8 +26,15 @@ def add_parser(commands) -> None:
         description="Convert an ONNX export of the official BodyPix checkpoints (path or catalogue name) "
         "to TFLite; write DIR/<name>.tflite, <name>.meta.json and the fidelity report <name>.report.json.",
     )
-    parser.add_argument("source", help="ONNX file or catalogue name, e.g. MobileNetV1-x050-stride16")
-    parser.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default="float32")
+    parser.add_argument("source", nargs="?",
+                        help="tfjs model.json (or its folder), ONNX file, catalogue name or URL")
+    parser.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default=None,
+                        action="append", help="quantisation (repeatable with --all; default float32)")
+    parser.add_argument("--all", action="store_true",
+                        help="convert every catalogue checkpoint installed here (with --fetch: downloadable too)")
+    parser.add_argument("--fetch", action="store_true", help="with --all: download missing checkpoints first")
+    parser.add_argument("--edgetpu", action="store_true",
+                        help="also compile for the Edge TPU with edgetpu_compiler (int8, --input-size)")
     parser.add_argument("--output-dir", help="where to write (default: the model store's converted/ folder)")
     parser.add_argument("--calibration", action="append", metavar="PATH",
                         help="images, folders or videos for int8 calibration (repeatable)")
@@ -47,11 +54,26 @@ def run(args) -> int:
     except ImportError:
         return fail("converting needs TensorFlow: pip install 'edge-bodypix[convert]'", 1)
     from ..converters.fidelity import format_report
-    from ..converters.pipeline import convert_checkpoint
+    from ..converters.pipeline import build_all, convert_checkpoint, source_for_url
 
+    quantisations = args.quantize or ["float32"]
+    if args.all:
+        outcome = build_all(quantisations, args.output_dir, args.fetch, args.calibration, args.test_images,
+                            args.samples)
+        for name, quantisation, path in outcome.converted:
+            print(f"converted {name} ({quantisation}) -> {path}")
+        for name, reason in outcome.skipped:
+            print(f"skipped {name}: {reason}")
+        return 0 if outcome.converted or not outcome.skipped else 1
+    if not args.source:
+        return fail("give a SOURCE to convert, or --all")
+    if len(quantisations) != 1:
+        return fail("one --quantize per conversion (repeat it only with --all)")
     try:
-        result = convert_checkpoint(args.source, args.quantize, args.output_dir, args.calibration,
-                                    args.test_images, args.input_size, args.per_tensor, args.io_type, args.samples)
+        source = source_for_url(args.source) if args.source.startswith(("http://", "https://")) else args.source
+        result = convert_checkpoint(source, quantisations[0], args.output_dir, args.calibration,
+                                    args.test_images, args.input_size, args.per_tensor, args.io_type, args.samples,
+                                    args.edgetpu)
     except EdgeBodyPixError as exc:
         return fail(exc)
     if args.json:
@@ -60,4 +82,8 @@ def run(args) -> int:
         print(f"wrote {result.model_path}\n      {result.metadata_path}\n      {result.report_path}")
         if "person_iou_vs_float" in result.report:
             print(format_report(result.report))
+        if "edgetpu" in result.report:
+            tpu = result.report["edgetpu"]
+            print(f"Edge TPU: {tpu['model']} ({tpu['tpu_operations']} ops on the TPU, {tpu['cpu_operations']} on the CPU)"
+                  if tpu["compiled"] else f"Edge TPU: not compiled: {tpu['message']}")
     return 0
