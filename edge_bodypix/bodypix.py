@@ -24,7 +24,7 @@ from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_p
 from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
 from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
-from .results import PartSegmentation, PersonSegmentation, Pose
+from .results import LazyPoses, PartSegmentation, PersonSegmentation, Pose
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,11 @@ class BodyPix:
         return tuple(role for role in POSE_ROLES if role in self.backend.roles)
 
     def _poses_or_empty(self, outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal):
+        """`all_poses`: decoded on first access (the outputs are this call's own arrays)."""
         if not all(role in outputs for role in POSE_ROLES):
             return []  # a model without pose outputs (segmentation-only export)
-        return self._decode_poses(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
+        return LazyPoses(lambda: self._decode_poses(
+            outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal))
 
     def segment_person(
         self,
@@ -224,8 +226,9 @@ class BodyPix:
 
         `data` is 1 where the person score exceeds `segmentation_threshold`.
         `all_poses` holds the poses found (`max_detections`, `score_threshold`
-        and `nms_radius` steer their decoding). With `flip_horizontal` the mask
-        and poses are mirrored (body-pix 2.2.1 accepts the flag but ignores it).
+        and `nms_radius` steer their decoding); they are decoded when first
+        read, so mask-only callers skip that work. With `flip_horizontal` the
+        mask and poses are mirrored (body-pix 2.2.1 accepts the flag but ignores it).
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
         plan, outputs = self.infer(image, internal_resolution, ("segments",) + self._pose_roles())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -34,6 +35,31 @@ class Pose:
                 for kp in self.keypoints
             ],
         }
+
+
+class LazyPoses(Sequence):
+    """A list of poses decoded on first use, so a caller that only wants the mask never pays for them."""
+
+    def __init__(self, decode: Callable[[], List[Pose]]):
+        self._decode: Optional[Callable[[], List[Pose]]] = decode
+        self._poses: List[Pose] = []
+
+    def _resolve(self) -> List[Pose]:
+        if self._decode is not None:
+            self._poses, self._decode = list(self._decode()), None
+        return self._poses
+
+    def __getitem__(self, index):
+        return self._resolve()[index]
+
+    def __len__(self) -> int:
+        return len(self._resolve())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Sequence)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return "LazyPoses(not decoded yet)" if self._decode is not None else repr(self._poses)
 
 
 @dataclass
