@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from . import bench as bench_command
 from . import convert as convert_command
 from . import models as models_command
 from . import segment as segment_command
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_command.add_parser(commands)
     serve_command.add_parser(commands)
     convert_command.add_parser(commands)
+    bench_command.add_parser(commands)
     return parser
 
 

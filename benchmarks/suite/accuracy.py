@@ -1,0 +1,81 @@
+"""Accuracy next to speed: person masks and keypoints against human-drawn COCO ground truth."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def person_masks(net, dataset: Path, limit: Optional[int] = None, resolution="medium") -> Dict[str, object]:
+    """Mean person-mask IoU on COCO photos with people; false positives on photos without any."""
+    excluded = set()
+    exclude_file = dataset / "exclude_known_unlabelled_crowd.txt"
+    if exclude_file.is_file():
+        excluded = {line.strip() for line in exclude_file.read_text().splitlines() if line.strip()}
+    images = sorted(p for p in (dataset / "images").glob("*.jpg") if p.stem not in excluded)[:limit]
+    ious = []
+    for path in images:
+        truth = cv2.imread(str(dataset / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 0
+        predicted = net.segment_person(_read_rgb(path), internal_resolution=resolution).data.astype(bool)
+        union = np.logical_or(truth, predicted).sum()
+        ious.append(float(np.logical_and(truth, predicted).sum() / union) if union else 1.0)
+    negatives = sorted((dataset / "negatives" / "images").glob("*.jpg"))[:limit]
+    fractions = [float(net.segment_person(_read_rgb(p), internal_resolution=resolution).data.mean()) for p in negatives]
+    return {
+        "images": len(ious), "person_iou_mean": round(float(np.mean(ious)), 4) if ious else None,
+        "negatives": len(fractions),
+        "false_positive_pixel_rate": round(float(np.mean(fractions)), 5) if fractions else None,
+        "false_positive_images": round(float(np.mean([f > 0.01 for f in fractions])), 4) if fractions else None,
+        "excluded": sorted(excluded),
+    }
+
+
+def keypoints_ap(net, dataset: Path, resolution="medium") -> Optional[Dict[str, float]]:
+    """COCO OKS AP of the decoded poses (None without pycocotools)."""
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError:
+        return None
+    truth_file = dataset / "person_keypoints.json"
+    truth_data = json.loads(truth_file.read_text())
+    order = ["nose", "leftEye", "rightEye", "leftEar", "rightEar", "leftShoulder", "rightShoulder", "leftElbow",
+             "rightElbow", "leftWrist", "rightWrist", "leftHip", "rightHip", "leftKnee", "rightKnee", "leftAnkle",
+             "rightAnkle"]
+    results: List[dict] = []
+    for info in truth_data["images"]:
+        image = _read_rgb(dataset / "images" / info["file_name"])
+        for pose in net.segment_person(image, internal_resolution=resolution).all_poses:
+            parts = {kp.part: kp for kp in pose.keypoints}
+            flat = [v for name in order for v in (*parts[name].position, parts[name].score)]
+            results.append({"image_id": info["id"], "category_id": 1, "keypoints": flat, "score": pose.score})
+    if not results:
+        return {"AP": 0.0, "AP50": 0.0}
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(truth_file))
+        evaluation = COCOeval(truth, truth.loadRes(results), "keypoints")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return {"AP": round(float(evaluation.stats[0]), 4), "AP50": round(float(evaluation.stats[1]), 4)}
+
+
+def agreement(net, reference, dataset: Path, limit: Optional[int] = None) -> float:
+    """Mean person-mask IoU of a model against another (its float original) on the COCO photos."""
+    ious = []
+    for path in sorted((dataset / "images").glob("*.jpg"))[:limit]:
+        image = _read_rgb(path)
+        a, b = net.segment_person(image).data.astype(bool), reference.segment_person(image).data.astype(bool)
+        union = np.logical_or(a, b).sum()
+        ious.append(float(np.logical_and(a, b).sum() / union) if union else 1.0)
+    return round(float(np.mean(ious)), 4)

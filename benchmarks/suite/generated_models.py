@@ -1,0 +1,68 @@
+"""Timing-only TFLite models with generated weights for combinations without real checkpoints here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+from .matrix import Variant
+
+MOBILENET_COMBOS = [(m, s) for m in (0.5, 0.75, 1.0) for s in (8, 16, 32)]
+RESNET_TOPOLOGY = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "tfjs-topology" / "resnet50-model.json"
+
+
+def _resnet_function(seed: int = 0):
+    """The official ResNet50 topology with weights drawn to its manifest (stride 32)."""
+    import numpy as np
+
+    from edge_bodypix.converters.tfjs_graph import build_function
+    from edge_bodypix.converters.tfjs_reader import TfjsModel
+
+    data = json.loads(RESNET_TOPOLOGY.read_text())
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for spec in data["weightsManifest"][0]["weights"]:
+        if spec["dtype"] == "int32":
+            pad = 3 if spec["name"] == "resnet_v1_50/Pad/paddings" else 1
+            weights[spec["name"]] = np.array([[0, 0], [pad, pad], [pad, pad], [0, 0]], np.int32)
+        else:
+            weights[spec["name"]] = (rng.standard_normal(spec["shape"]) * 0.02).astype(np.float32)
+    return build_function(TfjsModel(RESNET_TOPOLOGY, data["modelTopology"], weights))
+
+
+def generated_variants(directory: Path, have: Sequence[Tuple[str, float, int]], quick: bool) -> List[Variant]:
+    """Build (once, cached in `directory`) float32 TFLite models for combinations missing from `have`."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("generated-weights models need TensorFlow (pip install 'edge-bodypix[convert]'); skipped",
+              file=sys.stderr)
+        return []
+    from edge_bodypix.converters.generated import mobilenet_function
+    from edge_bodypix.converters.tflite_export import convert, output_map
+    from edge_bodypix.models import converted_name
+
+    combos = [("MobileNetV1", m, s) for m, s in MOBILENET_COMBOS] + [("ResNet50", 1.0, 32)]
+    missing = [c for c in combos if c not in set(have)]
+    if quick:
+        missing = missing[:1]
+    directory.mkdir(parents=True, exist_ok=True)
+    variants = []
+    for architecture, multiplier, stride in missing:
+        if architecture == "ResNet50" and not RESNET_TOPOLOGY.is_file():
+            continue
+        name = converted_name(architecture, multiplier, stride, "float32") + "_generated"
+        path = directory / f"{name}.tflite"
+        if not path.is_file():
+            function = mobilenet_function(multiplier, stride) if architecture == "MobileNetV1" else _resnet_function()
+            model = convert(function, "float32")
+            path.write_bytes(model)
+            (directory / f"{name}.meta.json").write_text(json.dumps({
+                "name": name, "architecture": architecture, "multiplier": multiplier, "output_stride": stride,
+                "quantisation": "float32 (generated weights)", "generated_weights": True,
+                "normalisation": "resnet50" if architecture == "ResNet50" else "mobilenet",
+                "outputs": output_map(model)}, indent=1))
+        variants.append(Variant(name, str(path), "tflite"))
+    return variants

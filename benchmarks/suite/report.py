@@ -1,0 +1,113 @@
+"""results.json, results.csv and report.md (tables, and PNG plots when matplotlib is installed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Dict, List
+
+GENERATED_LABEL = "timing only, generated weights"
+
+
+def write_results(results: Dict[str, object], directory: Path) -> Dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"json": directory / "results.json", "csv": directory / "results.csv", "markdown": directory / "report.md"}
+    paths["json"].write_text(json.dumps(results, indent=1))
+    with open(paths["csv"], "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "backend", "quantisation", "resolution", "input_h", "input_w", "method",
+                         "pre_median_ms", "inference_median_ms", "inference_p90_ms", "post_median_ms",
+                         "post_p90_ms", "total_median_ms", "fps", "generated_weights"])
+        for row in results["latency"]:
+            writer.writerow([row["model"], row["backend"], row["quantisation"], row["resolution"], *row["input_size"],
+                             row["method"], row["preprocess_ms"]["median"], row["inference_ms"]["median"],
+                             row["inference_ms"]["p90"], row["postprocess_ms"]["median"], row["postprocess_ms"]["p90"],
+                             row["total_ms"]["median"], row["fps"], row["generated_weights"]])
+    plots = _plots(results, directory)
+    paths["markdown"].write_text(markdown(results, plots))
+    return paths
+
+
+def _plots(results: Dict[str, object], directory: Path) -> List[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    rows = [r for r in results["latency"] if r["method"] == "segment_person"]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    styles = ["-", "--", ":", "-."]
+    for index, model in enumerate(sorted({r["model"] for r in rows})):
+        points = sorted((r["input_size"][1], r["inference_ms"]["median"]) for r in rows if r["model"] == model)
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
+                  linestyle=styles[index // 10 % len(styles)], label=model)
+    axis.set_xlabel("model input width (pixels)")
+    axis.set_ylabel("inference, median (ms)")
+    axis.set_title("Latency against resolution (segment_person)")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(directory / "latency_vs_resolution.png", dpi=110)
+    plt.close(figure)
+    names.append("latency_vs_resolution.png")
+    accuracy = [a for a in results.get("accuracy", []) if a.get("person_iou_mean") is not None]
+    if accuracy:
+        figure, axis = plt.subplots(figsize=(6, 4))
+        for item in accuracy:
+            latency = [r["inference_ms"]["median"] for r in rows
+                       if r["model"] == item["model"] and r["resolution"] == item["resolution"]]
+            if latency:
+                axis.scatter(latency[0], item["person_iou_mean"])
+                axis.annotate(item["model"], (latency[0], item["person_iou_mean"]), fontsize=6)
+        axis.set_xlabel("inference, median (ms)")
+        axis.set_ylabel("person IoU (COCO, mean)")
+        axis.set_title("Accuracy against latency")
+        figure.tight_layout()
+        figure.savefig(directory / "accuracy_vs_latency.png", dpi=110)
+        plt.close(figure)
+        names.append("accuracy_vs_latency.png")
+    return names
+
+
+def markdown(results: Dict[str, object], plots: List[str]) -> str:
+    device = results["device"]
+    lines = ["# edge-bodypix benchmark", "", f"Command: `{device.get('command')}`", "", "## Device", "",
+             "| | |", "| --- | --- |"]
+    for key in ("cpu", "cores", "memory_gb", "os", "machine", "python", "numpy", "interpreter", "onnxruntime",
+                "edgetpu", "raspberry_pi", "jetson", "edge_bodypix"):
+        lines.append(f"| {key} | {device.get(key)} |")
+    lines += ["", f"Frames: {results['frames']}; threads: {results['threads']}; rounds: {results['rounds']} "
+              "(after two warm-up rounds); variants interleaved within each resolution.", "",
+              "## Models", "", "| model | backend | size (MB) | load (s) | memory added (MB) |",
+              "| --- | --- | ---: | ---: | ---: |"]
+    for model in results["models"]:
+        label = f" ({GENERATED_LABEL})" if model.get("generated_weights") else ""
+        lines.append(f"| {model['model']}{label} | {model['backend']} | {model['size_bytes'] / 1e6:.2f} | "
+                     f"{model['load_s']:.3f} | {model['rss_added_mb']:.1f} |")
+    lines += ["", "## Latency (ms, median / p90)", "",
+              "| model | resolution | input | method | pre | inference | post | total | fps |",
+              "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results["latency"]:
+        label = f" ({GENERATED_LABEL})" if r["generated_weights"] else ""
+        lines.append(
+            f"| {r['model']}{label} | {r['resolution']} | {r['input_size'][0]}x{r['input_size'][1]} | {r['method']} | "
+            f"{r['preprocess_ms']['median']:.2f} | {r['inference_ms']['median']:.2f} / {r['inference_ms']['p90']:.2f} | "
+            f"{r['postprocess_ms']['median']:.2f} / {r['postprocess_ms']['p90']:.2f} | "
+            f"{r['total_ms']['median']:.2f} | {r['fps']} |")
+    if results.get("accuracy"):
+        lines += ["", "## Accuracy (COCO train images, read as relative)", "",
+                  "| model | resolution | person IoU | false-positive pixels | false-positive images | OKS AP | "
+                  "IoU vs float |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for a in results["accuracy"]:
+            ap = a.get("keypoints") or {}
+            lines.append(f"| {a['model']} | {a['resolution']} | {a.get('person_iou_mean')} | "
+                         f"{a.get('false_positive_pixel_rate')} | {a.get('false_positive_images')} | {ap.get('AP', '-')} | "
+                         f"{a.get('iou_vs_float', '-')} |")
+    lines += ["", f"Peak resident memory of the run: {results['peak_rss_mb']:.0f} MB (including TensorFlow when it "
+              "built the generated-weights models).", ""]
+    for plot in plots:
+        lines += [f"![{plot}]({plot})", ""]
+    return "\n".join(lines)

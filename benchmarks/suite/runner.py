@@ -1,0 +1,91 @@
+"""Run the suite: discover, time, score, report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import cv2
+
+from . import accuracy, device, matrix, report, timing
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def _frames(images: Path):
+    frames = []
+    for path in sorted(images.glob("*.jpg")):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        frames.append(cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (640, 480), interpolation=cv2.INTER_AREA))
+    return frames
+
+
+def progress_bar(step: int, total: int, label: str) -> None:
+    width = 30
+    done = int(width * step / total)
+    end = "\n" if step == total else ""
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} {label:24}{end}")
+    sys.stderr.flush()
+
+
+def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = None,
+        resolutions: Optional[Sequence[str]] = None, backends: Optional[Sequence[str]] = None,
+        rounds: Optional[int] = None, threads: Optional[int] = None, images: Optional[str] = None,
+        eval_dir: Optional[str] = None, argv=None, show_progress: bool = True,
+        generated: bool = True) -> Dict[str, Path]:
+    threads = threads or os.cpu_count() or 1
+    rounds = rounds or (3 if quick else 20)
+    frame_dir = Path(images) if images else SHARED / "images"
+    evaluation = Path(eval_dir) if eval_dir else SHARED / "eval"
+    variants = matrix.discover(models, backends, quick)
+    loaded = timing.load_variants(variants, threads)
+    if generated and not models:
+        from .generated_models import generated_variants
+
+        have = [(i["net"].info.architecture, i["net"].info.multiplier, i["net"].info.output_stride) for i in loaded]
+        from edge_bodypix.models import user_cache_dir
+
+        cache = user_cache_dir().parent / "generated"  # built once, reused across runs, never in the report folder
+        extra = timing.load_variants(generated_variants(cache, have, quick), threads)
+        for item in extra:
+            item["generated"] = True
+        loaded += extra
+    if not loaded:
+        raise SystemExit("no model could be loaded: see 'edge-bodypix models list'")
+    frames = _frames(frame_dir)
+    if not frames:
+        raise SystemExit(f"no .jpg frames in {frame_dir}")
+    sizes = matrix.parse_resolutions(resolutions, quick)
+    methods = ("segment_person", "segment_person_parts") if quick else timing.METHODS
+    latency = timing.measure(loaded, frames, sizes, rounds, methods, progress_bar if show_progress else None)
+    generated_names = {i["net"].info.name for i in loaded if i.get("generated")}
+    for row in latency:
+        row["generated_weights"] = row["model"] in generated_names
+    scores = []
+    person_set, keypoint_set = evaluation / "coco-person-dev", evaluation / "coco-keypoints-dev"
+    floats = {(i["net"].info.architecture, i["net"].info.multiplier, i["net"].info.output_stride): i["net"]
+              for i in loaded if "float" in i["net"].info.quantisation}
+    for item in loaded:
+        net = item["net"]
+        if item.get("generated"):
+            continue  # random weights: timing only, never an accuracy figure
+        entry = {"model": net.info.name, "resolution": "medium"}
+        if person_set.is_dir():
+            entry.update(accuracy.person_masks(net, person_set, limit=6 if quick else None))
+        if keypoint_set.is_dir() and not quick:
+            entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set)
+        reference = floats.get((net.info.architecture, net.info.multiplier, net.info.output_stride))
+        if reference is not None and reference is not net and person_set.is_dir():
+            entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=6 if quick else None)
+        scores.append(entry)
+    results = {
+        "device": device.device_info(argv), "frames": f"{len(frames)} photos resized to 640x480",
+        "threads": threads, "rounds": rounds, "quick": quick,
+        "models": [{"model": i["net"].info.name, "backend": i["net"].info.backend, "size_bytes": i["size_bytes"],
+                    "load_s": round(i["load_s"], 3), "rss_added_mb": round(i["rss_added_mb"], 1),
+                    "generated_weights": bool(i.get("generated"))} for i in loaded],
+        "latency": latency, "accuracy": scores, "peak_rss_mb": timing.peak_rss_mb(),
+    }
+    return report.write_results(results, Path(output_dir))

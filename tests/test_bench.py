@@ -1,0 +1,68 @@
+"""`edge-bodypix bench` runs a tiny matrix in quick mode and writes well-formed results."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("bench")
+    result = subprocess.run([SCRIPT, "bench", "--quick", "--output-dir", str(directory)],
+                            capture_output=True, text=True, env=os.environ, timeout=900)
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+def test_quick_run_writes_json_csv_and_markdown(quick_results):
+    results = json.loads((quick_results / "results.json").read_text())
+    for key in ("cpu", "cores", "memory_gb", "os", "python", "numpy", "interpreter", "edgetpu", "command"):
+        assert key in results["device"]
+    assert "bench --quick" in results["device"]["command"]
+    assert {row["resolution"] for row in results["latency"]} == {"medium", 257}
+    for row in results["latency"]:
+        assert row["inference_ms"]["median"] > 0 and row["inference_ms"]["p90"] >= row["inference_ms"]["median"]
+        assert row["fps"] > 0 and len(row["input_size"]) == 2
+    with open(quick_results / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(results["latency"]) and "inference_median_ms" in rows[0]
+    report = (quick_results / "report.md").read_text()
+    for section in ("## Device", "## Models", "## Latency", "## Accuracy"):
+        assert section in report
+
+
+def test_accuracy_sits_next_to_speed_and_generated_models_get_none(quick_results):
+    results = json.loads((quick_results / "results.json").read_text())
+    generated = {m["model"] for m in results["models"] if m["generated_weights"]}
+    scored = {a["model"] for a in results["accuracy"]}
+    assert generated and not generated & scored  # timing only
+    for entry in results["accuracy"]:
+        assert 0.0 < entry["person_iou_mean"] <= 1.0 and entry["false_positive_pixel_rate"] is not None
+    report = (quick_results / "report.md").read_text()
+    assert "timing only, generated weights" in report
+    if "matplotlib" in sys.modules or subprocess.run([sys.executable, "-c", "import matplotlib"]).returncode == 0:
+        assert (quick_results / "latency_vs_resolution.png").is_file()
+
+
+def test_compare_mode_reports_ratios(quick_results, tmp_path):
+    results = json.loads((quick_results / "results.json").read_text())
+    slower = json.loads(json.dumps(results))
+    for row in slower["latency"]:
+        row["inference_ms"]["median"] *= 2
+        row["total_ms"]["median"] *= 2
+    other = tmp_path / "slower.json"
+    other.write_text(json.dumps(slower))
+    result = subprocess.run([SCRIPT, "bench", "--compare", str(quick_results / "results.json"), str(other)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "| 2.000 |" in result.stdout
+    bad = subprocess.run([SCRIPT, "bench", "--compare", str(other), str(tmp_path / "missing.json")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "cannot compare" in bad.stderr
