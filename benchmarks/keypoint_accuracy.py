@@ -11,52 +11,14 @@ numbers as relative (resolution against resolution, model against model).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sys
 from pathlib import Path
 from typing import List
 
-from common import parser_for, SHARED, read_rgb
+from common import SHARED, parser_for
 
 DEFAULT_SET = SHARED / "eval" / "coco-keypoints-dev"
-# COCO's keypoint order and names, and body-pix's for the same joints
-COCO_FROM_BODYPIX = [
-    "nose", "leftEye", "rightEye", "leftEar", "rightEar", "leftShoulder", "rightShoulder", "leftElbow",
-    "rightElbow", "leftWrist", "rightWrist", "leftHip", "rightHip", "leftKnee", "rightKnee", "leftAnkle", "rightAnkle",
-]
-
-
-def detections(net, images, image_dir: Path, resolution) -> List[dict]:
-    results = []
-    for info in images:
-        image = read_rgb(image_dir / info["file_name"])
-        for pose in net.segment_person(image, internal_resolution=resolution).all_poses:
-            by_name = {kp.part: kp for kp in pose.keypoints}
-            flat = []
-            for name in COCO_FROM_BODYPIX:
-                kp = by_name[name]
-                flat += [kp.position[0], kp.position[1], kp.score]
-            results.append({"image_id": info["id"], "category_id": 1, "keypoints": flat, "score": pose.score})
-    return results
-
-
-def evaluate(ground_truth_file: Path, results: List[dict]) -> dict:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(ground_truth_file))
-        if not results:
-            return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "AR": 0.0}
-        found = truth.loadRes(results)
-        evaluation = COCOeval(truth, found, "keypoints")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    stats = evaluation.stats
-    return {"AP": float(stats[0]), "AP50": float(stats[1]), "AP75": float(stats[2]), "AR": float(stats[5])}
 
 
 def main(argv: List[str] = None) -> int:
@@ -72,13 +34,14 @@ def main(argv: List[str] = None) -> int:
     import edge_bodypix
 
     net = edge_bodypix.load(model=args.model)
-    truth_file = args.set / "person_keypoints.json"
-    images = json.loads(truth_file.read_text())["images"]
+    from edge_bodypix.benchsuite.accuracy import keypoints_ap
+
+    images = json.loads((args.set / "person_keypoints.json").read_text())["images"]
     rows = []
     for resolution in args.resolutions:
         value = resolution if resolution in ("low", "medium", "high", "full") else float(resolution)
-        scores = evaluate(truth_file, detections(net, images, args.set / "images", value))
-        rows.append({"internal_resolution": resolution, **{k: round(v, 4) for k, v in scores.items()}})
+        scores = keypoints_ap(net, args.set, value, detailed=True)
+        rows.append({"internal_resolution": resolution, **scores})
     report = {"model": net.info.name, "images": len(images), "rows": rows}
     if args.json:
         print(json.dumps(report, indent=1))

@@ -31,8 +31,7 @@ class TensorFlowBackend(Backend):
         return self._input_size
 
     def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
-        segments = self.run(np.zeros((input_size[0], input_size[1], 3), np.float32), ("segments",))["segments"]
-        return int(segments.shape[0]), int(segments.shape[1])
+        return self.probe_grid_size(input_size)
 
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
         self._input_size = (int(input_tensor.shape[0]), int(input_tensor.shape[1]))

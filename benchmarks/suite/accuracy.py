@@ -40,8 +40,8 @@ def person_masks(net, dataset: Path, limit: Optional[int] = None, resolution="me
     }
 
 
-def keypoints_ap(net, dataset: Path, resolution="medium") -> Optional[Dict[str, float]]:
-    """COCO OKS AP of the decoded poses (None without pycocotools)."""
+def keypoints_ap(net, dataset: Path, resolution="medium", detailed: bool = False) -> Optional[Dict[str, float]]:
+    """COCO OKS AP of the decoded poses (None without pycocotools); `detailed` adds AP75 and AR."""
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -60,14 +60,17 @@ def keypoints_ap(net, dataset: Path, resolution="medium") -> Optional[Dict[str, 
             flat = [v for name in order for v in (*parts[name].position, parts[name].score)]
             results.append({"image_id": info["id"], "category_id": 1, "keypoints": flat, "score": pose.score})
     if not results:
-        return {"AP": 0.0, "AP50": 0.0}
+        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "AR": 0.0} if detailed else {"AP": 0.0, "AP50": 0.0}
     with contextlib.redirect_stdout(io.StringIO()):
         truth = COCO(str(truth_file))
         evaluation = COCOeval(truth, truth.loadRes(results), "keypoints")
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    return {"AP": round(float(evaluation.stats[0]), 4), "AP50": round(float(evaluation.stats[1]), 4)}
+    scores = {"AP": round(float(evaluation.stats[0]), 4), "AP50": round(float(evaluation.stats[1]), 4)}
+    if detailed:
+        scores.update(AP75=round(float(evaluation.stats[2]), 4), AR=round(float(evaluation.stats[5]), 4))
+    return scores
 
 
 def agreement(net, reference, dataset: Path, limit: Optional[int] = None) -> float:

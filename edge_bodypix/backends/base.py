@@ -38,3 +38,9 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
         """Run on one HxWx3 input tensor (already normalised and quantised); dequantised outputs."""
+
+    def probe_grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+        """Grid size found by running once on zeros (for models whose shapes are known only at run time)."""
+        zeros = np.zeros((input_size[0], input_size[1], 3), dtype=self.input_dtype)
+        segments = self.run(zeros, ("segments",))["segments"]
+        return int(segments.shape[0]), int(segments.shape[1])

@@ -135,15 +135,13 @@ class OnnxRuntimeBackend(Backend):
 
     def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
         if input_size not in self._grid_sizes:  # dynamic shapes: ask the model once per size
-            probe = np.zeros((input_size[0], input_size[1], 3), dtype=np.float32)
             try:
-                segments = self.run(probe, ("segments",))["segments"]
+                self._grid_sizes[input_size] = self.probe_grid_size(input_size)
             except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
                 if "Dilation not supported" in str(exc):
                     require_onnx_for(self.path)
                 raise ModelFormatError(f"{self.path}: onnxruntime cannot run this model at "
                                        f"{input_size[0]}x{input_size[1]} ({str(exc).splitlines()[0]})") from exc
-            self._grid_sizes[input_size] = (int(segments.shape[0]), int(segments.shape[1]))
         return self._grid_sizes[input_size]
 
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:

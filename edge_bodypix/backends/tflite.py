@@ -133,11 +133,7 @@ class TFLiteBackend(Backend):
         details = self.interpreter.get_output_details()[slot.index]
         if -1 in list(details.get("shape_signature", [])[1:3]):
             # dynamic models (e.g. converted with atrous convolutions) know their shapes only after a run
-            self.interpreter.set_tensor(self._input["index"], np.zeros((1, input_size[0], input_size[1], 3),
-                                                                       dtype=self.input_dtype))
-            self.interpreter.invoke()
-            shape = self.interpreter.get_tensor(self._output_indices[slot.index]).shape
-            return int(shape[1]), int(shape[2])
+            return self.probe_grid_size(input_size)
         return int(details["shape"][1]), int(details["shape"][2])
 
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
