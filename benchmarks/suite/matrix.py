@@ -38,15 +38,21 @@ def discover(models: Optional[Sequence[str]], backends: Optional[Sequence[str]],
     """Installed TFLite CPU models (catalogue and converted) and, with onnxruntime, the ONNX exports."""
     from edge_bodypix.models import load_catalogue, locate
 
+    from .device import edgetpu_present
+
     wanted_backends = list(backends or ["tflite", "onnxruntime"])
     if models:
         return [Variant(m, m, "auto") for m in models]
+    tpu = edgetpu_present()
+    has_tpu = tpu["library"] and (tpu["pcie"] or tpu["usb"])
     variants: List[Variant] = []
     for spec in load_catalogue():
         if locate(spec) is None:
             continue
         if spec.runs_on_cpu and "tflite" in wanted_backends:
             variants.append(Variant(spec.name, spec.name, "tflite"))
+        elif spec.runtime == "edgetpu" and has_tpu and "tflite" in wanted_backends:
+            variants.append(Variant(spec.name, spec.name, "tflite"))  # Edge TPU rows only with a TPU attached
         elif spec.format == "onnx" and "onnxruntime" in wanted_backends:
             try:
                 import onnxruntime  # noqa: F401
