@@ -60,9 +60,11 @@ class TemporalGuard:
             return self._full(f"result is {now - result_time:.2f} s old (limit {self.max_age_s:.2f} s)")
         if region.dtype != bool or region.ndim != 2:
             return self._full("region is not an HxW boolean mask")
+        if self.hold_frames == 0:
+            return GuardDecision(region, False)
         if self._last_seen is None or self._last_seen.shape != region.shape:
-            self._last_seen = np.full(region.shape, -(self.hold_frames + 1), dtype=np.int64)
-        self._last_seen[region] = self.frame
+            self._last_seen = np.full(region.shape, -(self.hold_frames + 1), dtype=np.int32)
+        np.copyto(self._last_seen, self.frame, where=region)
         held = self._last_seen >= self.frame - self.hold_frames
         return GuardDecision(held, False)
 

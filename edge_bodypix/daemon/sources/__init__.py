@@ -3,5 +3,6 @@
 from .base import Frame, FrameSource, SourceError
 from .factory import make_source
 from .opencv import OpenCVSource
+from .prefetch import PrefetchingSource
 
-__all__ = ["Frame", "FrameSource", "SourceError", "OpenCVSource", "make_source"]
+__all__ = ["Frame", "FrameSource", "SourceError", "OpenCVSource", "PrefetchingSource", "make_source"]

@@ -29,6 +29,11 @@ class OpenCVSource(FrameSource):
         self._is_device = uri.isdigit() or uri.startswith("/dev/video")
         self._next_time = 0.0
 
+    @property
+    def is_live(self) -> bool:
+        """Cameras and network streams produce frames whether read or not; files wait."""
+        return self._is_device or "://" in self.uri or self.uri.startswith("nvarguscamerasrc") or "!" in self.uri
+
     def open(self) -> None:
         self.close()
         target = int(self.uri) if self.uri.isdigit() else self.uri
