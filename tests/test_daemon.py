@@ -342,3 +342,55 @@ def test_recordings_rotate_under_a_size_cap_and_events_are_written(tmp_path, net
     assert ok and frame.shape == (432, 768, 3)
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert events and {"persons", "max_persons", "frames", "fps", "fully_protected"} <= set(events[0])
+
+
+class CountingSource:
+    """Frames numbered 1..n, produced as fast as asked (a stand-in for a camera's timing only)."""
+
+    def __init__(self, count, delay=0.0):
+        self.count, self.delay, self.index = count, delay, 0
+        self.description = "counting"
+
+    def open(self):
+        self.index = 0
+
+    def read(self):
+        from edge_bodypix.daemon.sources import Frame
+
+        if self.index >= self.count:
+            return None
+        time.sleep(self.delay)
+        self.index += 1
+        return Frame(np.full((4, 4, 3), self.index % 256, np.uint8), time.monotonic(), self.index)
+
+    def close(self):
+        pass
+
+
+def test_prefetching_keeps_every_file_frame_and_only_fresh_live_frames():
+    from edge_bodypix.daemon.sources import PrefetchingSource
+
+    files = PrefetchingSource(CountingSource(50), depth=2, drop_old=False)
+    files.open()
+    indices = []
+    while (frame := files.read()) is not None:
+        indices.append(frame.index)
+        time.sleep(0.001)
+    files.close()
+    assert indices == list(range(1, 51))
+    live = PrefetchingSource(CountingSource(200), depth=2, drop_old=True)
+    live.open()
+    time.sleep(0.3)  # the consumer stalls; the reader keeps going and drops stale frames
+    first = live.read().index
+    live.close()
+    assert first > 150
+
+
+def test_daemon_source_factory_reads_ahead():
+    from edge_bodypix.daemon.config import SourceConfig
+    from edge_bodypix.daemon.sources import PrefetchingSource, make_source
+
+    assert isinstance(make_source(SourceConfig(uri=str(VIDEO))), PrefetchingSource)
+    assert make_source(SourceConfig(uri=str(VIDEO))).drop_old is False
+    assert make_source(SourceConfig(uri="/dev/video0")).drop_old is True
+    assert make_source(SourceConfig(uri="rtsp://127.0.0.1/stream")).drop_old is True

@@ -41,10 +41,13 @@ class PrefetchingSource(FrameSource):
             item = _END if frame is None else frame
             while not self._stop.is_set():
                 try:
-                    self._queue.put(item, timeout=0.1)
+                    if self.drop_old:
+                        self._queue.put_nowait(item)
+                    else:
+                        self._queue.put(item, timeout=0.1)
                     break
                 except queue.Full:
-                    if self.drop_old and item is not _END:
+                    if self.drop_old:
                         try:
                             self._queue.get_nowait()  # discard the stalest frame
                         except queue.Empty:
