@@ -43,41 +43,50 @@ class RawPose:
 
 
 class MaxHeap:
-    """body-pix's `MaxHeap`, ported exactly: equal scores leave in the same order as there."""
+    """body-pix's `MaxHeap`, ported exactly: equal scores leave in the same order as there.
+
+    Its children of k are 2k and 2k + 1 (a 0-based array with 1-based
+    arithmetic), which decides the order of ties; scores and items are kept in
+    parallel lists and the loops inlined, since decoding dequeues every
+    candidate when fewer poses than `max_detections` are found.
+    """
 
     def __init__(self):
-        self._items: List[Tuple[float, tuple]] = []
+        self._scores: List[float] = []
+        self._items: List[tuple] = []
 
     def __len__(self) -> int:
-        return len(self._items)
-
-    def _less(self, i: int, j: int) -> bool:
-        return self._items[i][0] < self._items[j][0]
-
-    def _exchange(self, i: int, j: int) -> None:
-        items = self._items
-        items[i], items[j] = items[j], items[i]
+        return len(self._scores)
 
     def enqueue(self, score: float, item: tuple) -> None:
-        self._items.append((score, item))
-        k = len(self._items) - 1
-        while k > 0 and self._less(k // 2, k):
-            self._exchange(k, k // 2)
-            k //= 2
+        scores, items = self._scores, self._items
+        scores.append(score)
+        items.append(item)
+        k = len(scores) - 1
+        while k > 0:
+            parent = k // 2
+            if not scores[parent] < scores[k]:
+                break
+            scores[parent], scores[k] = scores[k], scores[parent]
+            items[parent], items[k] = items[k], items[parent]
+            k = parent
 
     def dequeue(self) -> Tuple[float, tuple]:
-        top = self._items[0]
-        last = len(self._items) - 1
-        self._exchange(0, last)
-        self._items.pop()
+        scores, items = self._scores, self._items
+        top = (scores[0], items[0])
+        last = len(scores) - 1
+        scores[0], items[0] = scores[last], items[last]
+        scores.pop()
+        items.pop()
         k, n = 0, last - 1  # n: index of the last element still in the heap
         while 2 * k <= n:
             j = 2 * k
-            if j < n and self._less(j, j + 1):
+            if j < n and scores[j] < scores[j + 1]:
                 j += 1
-            if not self._less(k, j):
+            if not scores[k] < scores[j]:
                 break
-            self._exchange(k, j)
+            scores[k], scores[j] = scores[j], scores[k]
+            items[k], items[j] = items[j], items[k]
             k = j
         return top
 
@@ -156,8 +165,10 @@ def decode_multiple_poses(
     short offsets (h, w, 34: y then x); displacements (h, w, 32: y then x per edge).
     """
     heap = MaxHeap()
-    for y, x, k in local_maxima(scores, score_threshold):
-        heap.enqueue(scores.item(y, x, k), (int(y), int(x), int(k)))
+    candidates = local_maxima(scores, score_threshold)
+    values = scores[candidates[:, 0], candidates[:, 1], candidates[:, 2]].tolist()
+    for score, item in zip(values, map(tuple, candidates.tolist())):
+        heap.enqueue(score, item)
     squared_radius = float(nms_radius) ** 2
     poses: List[RawPose] = []
     found: List[List[Tuple[float, float]]] = [[] for _ in range(NUM_KEYPOINTS)]  # accepted positions per keypoint
@@ -175,13 +186,16 @@ def decode_multiple_poses(
         positions, keypoint_scores = decode_pose(
             (score, y, x, k), scores, offsets, output_stride, displacement_fwd, displacement_bwd)
         # body-pix `getInstanceScore`: keypoints not overlapping earlier poses count, averaged over all 17
-        pose_score = sum(
-            float(keypoint_scores[i]) for i in range(NUM_KEYPOINTS)
-            if not near_found(i, positions[i, 0], positions[i, 1])
-        ) / NUM_KEYPOINTS
+        if poses:
+            earlier = np.stack([pose.positions for pose in poses])
+            overlapped = (((earlier - positions) ** 2).sum(axis=2) <= squared_radius).any(axis=0)
+            kept = keypoint_scores[~overlapped]
+        else:
+            kept = keypoint_scores
+        pose_score = sum(kept.tolist()) / NUM_KEYPOINTS  # sequential, as JavaScript's reduce adds
         poses.append(RawPose(positions, keypoint_scores, pose_score))
-        for i in range(NUM_KEYPOINTS):
-            found[i].append((positions[i, 0], positions[i, 1]))
+        for i, (py, px) in enumerate(positions.tolist()):
+            found[i].append((py, px))
     return poses
 
 
