@@ -13,7 +13,6 @@ same model name only.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -53,7 +52,7 @@ def main(argv: List[str] = None) -> int:
                     samples[id(net)]["pre"].append(t.preprocess_ms)
                     samples[id(net)]["post"].append(t.postprocess_ms)
     rows = []
-    for backend, net in nets:
+    for _, net in nets:
         s = samples[id(net)]
         rows.append({"backend": net.info.backend, "model": net.info.name,
                      "inference_ms": round(statistics.median(s["inference"]), 3),

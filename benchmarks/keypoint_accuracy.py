@@ -29,7 +29,7 @@ def main(argv: List[str] = None) -> int:
     try:
         import pycocotools  # noqa: F401
     except ImportError:
-        raise SystemExit("pycocotools is needed: pip install pycocotools")
+        raise SystemExit("pycocotools is needed: pip install pycocotools") from None
 
     import edge_bodypix
 

@@ -14,7 +14,6 @@ Target (multi-person issue): (a) <= 30% of inference for the 5-person photo.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time

@@ -13,7 +13,6 @@ Target (rendering issue): anonymising faces costs at most 25% of inference.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time

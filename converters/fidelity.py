@@ -31,7 +31,7 @@ def _keypoint_errors(ours, theirs, min_score: float = 0.5) -> List[float]:
             continue
         reference = np.array([pose.keypoints[i].position for i in confident])
 
-        def distances(other):
+        def distances(other, confident=confident, reference=reference):
             return np.linalg.norm(np.array([other.keypoints[i].position for i in confident]) - reference, axis=1)
 
         errors += distances(min(ours, key=lambda other: distances(other).mean())).tolist()

@@ -14,7 +14,6 @@ except ImportError:  # Python < 3.11
     import tomli as tomllib
 import urllib.request
 from dataclasses import fields
-from pathlib import Path
 
 import cv2
 import numpy as np

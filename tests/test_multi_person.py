@@ -1,13 +1,11 @@
 """Multi-person segmentation: poses, per-person instance masks and part maps on the shared photos."""
 
-import cv2
 import numpy as np
 import pytest
 
 from edge_bodypix import InvalidParameterError, KEYPOINT_NAMES, PartSegmentation, PersonSegmentation, Pose
 from edge_bodypix.adapters.poses import MaxHeap, local_maxima
 
-from conftest import iou
 
 EXPECTED_PEOPLE = {"one": 1, "two": 2, "five": 5}
 

@@ -3,14 +3,13 @@
 import logging
 import sys
 
-import numpy as np
 import pytest
 
 import edge_bodypix as eb
 from edge_bodypix import BackendUnavailableError
 from edge_bodypix.backends.onnxruntime import PROVIDERS, choose_providers
 
-from conftest import MODELS, PHOTOS, iou, read_rgb
+from conftest import MODELS, iou
 
 pytest.importorskip("onnxruntime")
 

@@ -10,7 +10,6 @@ from edge_bodypix.privacy import (
     TemporalGuard,
     apply_protection,
     default_margin,
-    face_region,
     protect,
     protect_everything,
     protected_region,
@@ -34,7 +33,7 @@ def test_only_the_protected_region_changes(scene, target, method):
 
 
 def test_faces_cover_face_parts_with_a_margin(scene):
-    image, parts = scene["image"], scene["parts"]
+    parts = scene["parts"]
     faces = np.isin(parts.data, (0, 1))
     region = protected_region(parts, "faces", 8)
     assert region[faces].all()
@@ -45,7 +44,7 @@ def test_faces_cover_face_parts_with_a_margin(scene):
 
 
 def test_faces_are_found_from_poses_when_a_result_has_no_parts(scene):
-    image, person = scene["image"], scene["person"]
+    person = scene["person"]
     region = protected_region(person, "faces", 0)
     assert region.any()
     for pose in person.all_poses:
@@ -57,7 +56,7 @@ def test_faces_are_found_from_poses_when_a_result_has_no_parts(scene):
 
 
 def test_persons_and_background_split_the_frame(scene):
-    image, person = scene["image"], scene["person"]
+    person = scene["person"]
     persons = protected_region(person, "persons", 0)
     background = protected_region(person, "background", 0)
     assert np.array_equal(persons, person.data == 1) and np.array_equal(background, ~persons)

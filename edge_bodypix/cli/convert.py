@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ..errors import EdgeBodyPixError
 from .common import fail

@@ -14,7 +14,6 @@ from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..results import PersonSegmentation
 from ..privacy import anonymize
 from ..rendering import (
-    blur_body_part,
     draw_bokeh_effect,
     draw_mask,
     draw_pixelated_mask,

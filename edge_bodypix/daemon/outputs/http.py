@@ -137,9 +137,8 @@ class HttpOutput(Output):
         try:
             while not self._stopping:
                 with self._condition:
-                    self._condition.wait_for(
-                        lambda: self._stopping or (self._latest is not None and self._latest.index != last_index),
-                        timeout=5.0)
+                    self._condition.wait_for(lambda seen=last_index: self._stopping or (
+                        self._latest is not None and self._latest.index != seen), timeout=5.0)
                     frame = self._latest
                 if self._stopping:
                     break
