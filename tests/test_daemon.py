@@ -382,7 +382,7 @@ def test_prefetching_keeps_every_file_frame_and_only_fresh_live_frames():
     time.sleep(0.3)  # the consumer stalls; the reader keeps going and drops stale frames
     first = live.read().index
     live.close()
-    assert first > 150
+    assert first > 150 and live.dropped >= first - 3
 
 
 def test_daemon_source_factory_reads_ahead():

@@ -215,6 +215,9 @@ class Service:
                         break
                     continue
                 self.metrics.inc("frames_in")
+                dropped = getattr(self.source, "dropped", 0)
+                if dropped != self.metrics.counter("frames_dropped"):
+                    self.metrics.inc("frames_dropped", dropped - self.metrics.counter("frames_dropped"))
                 processed = self.processor.process(frame)
                 self._emit(processed)
                 self.metrics.observe("end_to_end", time.monotonic() - frame.timestamp)

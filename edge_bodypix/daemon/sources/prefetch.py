@@ -26,6 +26,7 @@ class PrefetchingSource(FrameSource):
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
+        self.dropped = 0  # stale live frames discarded because processing fell behind
 
     def open(self) -> None:
         self.close()
@@ -50,6 +51,7 @@ class PrefetchingSource(FrameSource):
                     if self.drop_old:
                         try:
                             self._queue.get_nowait()  # discard the stalest frame
+                            self.dropped += 1
                         except queue.Empty:
                             pass
             if item is _END:
