@@ -85,4 +85,7 @@ def run(args) -> int:
             tpu = result.report["edgetpu"]
             print(f"Edge TPU: {tpu['model']} ({tpu['tpu_operations']} ops on the TPU, {tpu['cpu_operations']} on the CPU)"
                   if tpu["compiled"] else f"Edge TPU: not compiled: {tpu['message']}")
+    tpu = result.report.get("edgetpu")
+    if tpu and not tpu["compiled"] and tpu.get("log"):  # the compiler ran and rejected the model
+        return fail(tpu["message"] + f" (log: {tpu['log']})", 1)
     return 0
