@@ -288,3 +288,39 @@ def test_build_all_converts_what_is_installed_and_lists_the_rest(tmp_path):
     skipped = dict(outcome.skipped)
     assert len(skipped) == 24  # the official tfjs checkpoints: not on this machine
     assert "edge-bodypix models fetch bodypix_resnet50_32_tfjs_float" in skipped["bodypix_resnet50_32_tfjs_float"]
+
+
+def _fake_compiler(folder, succeed):
+    """A stand-in for Coral's x86-only edgetpu_compiler: same arguments, same log format."""
+    script = folder / "edgetpu_compiler"
+    body = f"""#!/bin/sh
+out="$3"; model="$4"; stem=$(basename "$model" .tflite)
+if [ "{int(succeed)}" = "1" ]; then
+  cp "$model" "$out/${{stem}}_edgetpu.tflite"
+  cat <<'LOG'
+{EDGETPU_LOG}
+LOG
+else
+  echo "Edge TPU Compiler version 16.0.384591198" ; echo "ERROR: Didn't find op for builtin opcode 'RESIZE_BILINEAR'" >&2; exit 1
+fi
+"""
+    script.write_text(body)
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize("succeed", [True, False])
+def test_edgetpu_compiler_run_is_reported(tmp_path, monkeypatch, succeed):
+    from edge_bodypix.converters.pipeline import convert_checkpoint
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_compiler(bin_dir, succeed)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    result = convert_checkpoint("MobileNetV1-x050-stride16", "int8", str(tmp_path / "out"), CALIBRATION,
+                                TEST_IMAGES, input_size=(161, 161), samples=10, edgetpu=True)
+    edgetpu = result.report["edgetpu"]
+    assert os.path.isfile(edgetpu["log"])
+    if succeed:
+        assert edgetpu["compiled"] and edgetpu["tpu_operations"] == 37 and edgetpu["model"].endswith("_edgetpu.tflite")
+    else:
+        assert not edgetpu["compiled"] and "RESIZE_BILINEAR" in edgetpu["message"]
