@@ -212,6 +212,10 @@ class BodyPix:
         return LazyPoses(lambda: self._decode_poses(
             outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal))
 
+    def person_roles(self, parts: bool = False) -> Tuple[str, ...]:
+        """Outputs `segment_person` (or, with `parts`, `segment_person_parts`) reads."""
+        return ("segments",) + (("part_heatmaps",) if parts else ()) + self._pose_roles()
+
     def segment_person(
         self,
         image: np.ndarray,
@@ -231,16 +235,9 @@ class BodyPix:
         mask and poses are mirrored (body-pix 2.2.1 accepts the flag but ignores it).
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(image, internal_resolution, ("segments",) + self._pose_roles())
-        started = time.perf_counter()
-        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
-        if flip_horizontal:
-            mask = np.ascontiguousarray(mask[:, ::-1])
-        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
-        height, width = plan.geometry.image_size
-        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=poses)
-        self._finish(started)
-        return result
+        plan, outputs = self.infer(image, internal_resolution, self.person_roles())
+        return self.person_from_outputs(plan, outputs, flip_horizontal, segmentation_threshold,
+                                        max_detections, score_threshold, nms_radius)
 
     def segment_person_parts(
         self,
@@ -257,8 +254,34 @@ class BodyPix:
         `data` holds part ids 0..23 (`PART_CHANNELS`) on person pixels, -1 elsewhere.
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(
-            image, internal_resolution, ("segments", "part_heatmaps") + self._pose_roles())
+        plan, outputs = self.infer(image, internal_resolution, self.person_roles(parts=True))
+        return self.parts_from_outputs(plan, outputs, flip_horizontal, segmentation_threshold,
+                                       max_detections, score_threshold, nms_radius)
+
+    # The second halves of segment_person(_parts), for pipelines that run `infer` for the
+    # next frame on another thread meanwhile (the daemon does). One post-processing at a time.
+    def person_from_outputs(
+        self, plan: _FramePlan, outputs: RawOutputs, flip_horizontal: bool = False,
+        segmentation_threshold: float = 0.7, max_detections: int = 10, score_threshold: float = 0.4,
+        nms_radius: float = 20,
+    ) -> PersonSegmentation:
+        """`segment_person`'s result from the plan and outputs `infer` returned."""
+        started = time.perf_counter()
+        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
+        if flip_horizontal:
+            mask = np.ascontiguousarray(mask[:, ::-1])
+        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
+        height, width = plan.geometry.image_size
+        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=poses)
+        self._finish(started)
+        return result
+
+    def parts_from_outputs(
+        self, plan: _FramePlan, outputs: RawOutputs, flip_horizontal: bool = False,
+        segmentation_threshold: float = 0.7, max_detections: int = 10, score_threshold: float = 0.4,
+        nms_radius: float = 20,
+    ) -> PartSegmentation:
+        """`segment_person_parts`'s result from the plan and outputs `infer` returned."""
         started = time.perf_counter()
         parts = self._part_map(outputs, plan, segmentation_threshold)[1]
         if flip_horizontal:

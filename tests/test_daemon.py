@@ -209,23 +209,19 @@ def test_systemd_unit_verifies_and_is_well_sandboxed(tmp_path):
 
 
 class FlakyNet:
-    """The real network, failing on chosen calls (an interpreter error)."""
+    """The real network whose interpreter fails on chosen inference calls."""
 
     def __init__(self, net, fail_on):
         self.net, self.fail_on, self.calls = net, set(fail_on), 0
-        self.info = net.info
 
-    def _call(self, method, *args, **kwargs):
+    def infer(self, *args, **kwargs):
         self.calls += 1
         if self.calls in self.fail_on:
             raise RuntimeError("injected interpreter failure")
-        return getattr(self.net, method)(*args, **kwargs)
+        return self.net.infer(*args, **kwargs)
 
-    def segment_person_parts(self, *args, **kwargs):
-        return self._call("segment_person_parts", *args, **kwargs)
-
-    def segment_person(self, *args, **kwargs):
-        return self._call("segment_person", *args, **kwargs)
+    def __getattr__(self, name):
+        return getattr(self.net, name)
 
 
 class FaultySource:
@@ -300,6 +296,30 @@ def test_faults_yield_protected_frames_and_no_crash(net):
     for f in frames:
         if not f.fully_protected and f.index in source.raw:
             assert f.image.shape == source.raw[f.index].shape
+
+
+@pytest.mark.parametrize("effect", ["blur-persons", "pixelate-faces"])
+def test_pipelined_inference_emits_the_same_frames_in_order_as_sequential(net, effect):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.sources import OpenCVSource
+    from edge_bodypix.daemon.systemd import Notifier
+
+    runs = {}
+    for pipeline in (False, True):
+        config = load_config(None, {"source": {"uri": str(VIDEO)}, "http": {"listen": ""},
+                                    "service": {"max_frames": 12}, "privacy": {"effect": effect},
+                                    "model": {"pipeline": pipeline, "infer_every": 2}})
+        collector = Collector()
+        service = Service(config, net=net, source=OpenCVSource(str(VIDEO)), outputs=[collector],
+                          notifier=Notifier(address=""))
+        assert service.run() == 0
+        runs[pipeline] = collector.frames
+    sequential, pipelined = runs[False], runs[True]
+    assert [f.index for f in pipelined] == [f.index for f in sequential] == list(range(1, 13))
+    for a, b in zip(sequential, pipelined):
+        assert a.fully_protected == b.fully_protected
+        np.testing.assert_array_equal(a.image, b.image)
 
 
 def test_stale_masks_protect_the_whole_frame(net):

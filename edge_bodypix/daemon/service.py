@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -37,7 +38,8 @@ def load_network(config: Config):
     from ..models import load_catalogue
 
     model = config.model
-    threads = model.threads or None
+    cores = os.cpu_count() or 1
+    threads = model.threads or (max(1, cores - 1) if model.pipeline else cores)
     name = model.name or None
     catalogue = load_catalogue()
     if model.device == "edgetpu" and (name is None or "edgetpu" not in name):
@@ -66,63 +68,112 @@ class _Result:
     persons: int
 
 
-class Processor:
-    """Segmentation, privacy region and temporal guard for one stream."""
+@dataclass
+class _Pending:
+    """A frame whose inference may still be running on the worker thread."""
 
-    def __init__(self, net, config: Config, metrics: Metrics):
+    frame: Frame
+    inference: Optional[Future]  # -> (plan, outputs); None: reuse the latest result
+    corrupt: bool = False
+
+
+def _completed(function, *args) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:  # noqa: BLE001 - delivered to finish(), which fails closed
+        future.set_exception(exc)
+    return future
+
+
+class Processor:
+    """Segmentation, privacy region and temporal guard for one stream.
+
+    `start` launches a frame's inference (on `executor` when given, so the
+    previous frame's post-processing overlaps it); `finish` post-processes,
+    applies the guard and protects the frame. `process` does both in turn.
+    """
+
+    def __init__(self, net, config: Config, metrics: Metrics, executor: Optional[ThreadPoolExecutor] = None):
         self.net = net
         self.config = config
         self.metrics = metrics
+        self.executor = executor
         self.target, self.method = EFFECTS[config.privacy.effect]
         self.strength = config.privacy.strength or None
         self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
         self.latest = _Result(None, None, -1)
         self.frame_shape: Optional[tuple] = None
 
-    def _segment(self, frame: Frame) -> _Result:
-        m = self.config.model
+    @staticmethod
+    def _valid(image) -> bool:
+        return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+                and image.dtype == np.uint8 and image.shape[0] > 1 and image.shape[1] > 1)
+
+    def _infer(self, image: np.ndarray):
         started = time.perf_counter()
-        kwargs = dict(internal_resolution=m.internal_resolution, segmentation_threshold=m.segmentation_threshold)
-        if self.target == "faces":
-            result = self.net.segment_person_parts(frame.image, **kwargs)
-        else:
-            result = self.net.segment_person(frame.image, **kwargs)
+        result = self.net.infer(image, self.config.model.internal_resolution,
+                                self.net.person_roles(parts=self.target == "faces"))
         self.metrics.observe("inference", time.perf_counter() - started)
+        return result
+
+    def start(self, frame: Frame) -> _Pending:
+        if not self._valid(frame.image):
+            return _Pending(frame, None, corrupt=True)
+        shape_changed = self.frame_shape != frame.image.shape[:2]
+        due = frame.index % self.config.model.infer_every == 0 or self.latest.region is None or shape_changed
+        if not due:
+            return _Pending(frame, None)
+        if self.executor is None:
+            return _Pending(frame, _completed(self._infer, frame.image))
+        return _Pending(frame, self.executor.submit(self._infer, frame.image))
+
+    def _segment(self, frame: Frame, inference: Future) -> _Result:
+        plan, outputs = inference.result()
+        m = self.config.model
+        post = self.net.parts_from_outputs if self.target == "faces" else self.net.person_from_outputs
+        result = post(plan, outputs, segmentation_threshold=m.segmentation_threshold)
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
         persons = sum(1 for pose in result.all_poses if pose.score >= 0.4)
         return _Result(region, frame.timestamp, persons)
 
-    def process(self, frame: Frame) -> ProcessedFrame:
+    def finish(self, pending: _Pending) -> ProcessedFrame:
+        frame = pending.frame
         quality = self.config.http.jpeg_quality
-        image = frame.image
-        if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-                and image.dtype == np.uint8 and image.shape[0] > 1 and image.shape[1] > 1):
+        if pending.corrupt:
             self.metrics.inc("errors", kind="frame")
             log.error("corrupt frame %d (%s); emitting a fully protected frame", frame.index,
-                      getattr(image, "shape", type(image).__name__))
+                      getattr(frame.image, "shape", type(frame.image).__name__))
             shape = self.frame_shape or (480, 640)
-            blank = protect_everything(np.zeros(shape + (3,), np.uint8))
             self.metrics.inc("frames_fully_protected")
-            return ProcessedFrame(blank, frame.timestamp, frame.index, -1, True, quality)
+            return ProcessedFrame(protect_everything(np.zeros(shape + (3,), np.uint8)), frame.timestamp,
+                                  frame.index, -1, True, quality)
+        image = frame.image
         if self.frame_shape != image.shape[:2]:
             self.frame_shape = image.shape[:2]
             self.latest = _Result(None, None, -1)
             self.guard.reset()
-        if frame.index % self.config.model.infer_every == 0 or self.latest.region is None:
+        if pending.inference is not None:
             try:
-                self.latest = self._segment(frame)
+                self.latest = self._segment(frame, pending.inference)
             except Exception as exc:  # noqa: BLE001 - fail closed on anything
                 self.metrics.inc("errors", kind="inference")
                 log.error("segmentation failed on frame %d: %s", frame.index, exc)
                 self.latest = _Result(None, None, -1)
+        elif self.latest.region is not None and self.latest.region.shape != image.shape[:2]:
+            self.latest = _Result(None, None, -1)
         decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
         if decision.full:
             self.metrics.inc("frames_fully_protected")
             log.debug("frame %d fully protected: %s", frame.index, decision.reason)
         protected = protect(image, decision, self.method, self.strength)
         return ProcessedFrame(protected, frame.timestamp, frame.index, self.latest.persons, decision.full, quality)
+
+    def process(self, frame: Frame) -> ProcessedFrame:
+        """Start and finish one frame (no overlap)."""
+        return self.finish(self.start(frame))
 
 
 class Service:
@@ -135,7 +186,8 @@ class Service:
         self.net = net if net is not None else load_network(config)
         self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
                                 "effect": config.privacy.effect})
-        self.processor = Processor(self.net, config, self.metrics)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if config.model.pipeline else None
+        self.processor = Processor(self.net, config, self.metrics, self.executor)
         self.source = source if source is not None else make_source(config.source)
         self.outputs = outputs if outputs is not None else self._default_outputs()
         self.notifier = notifier if notifier is not None else Notifier()
@@ -192,6 +244,13 @@ class Service:
                 log.error("%s failed: %s", type(output).__name__, exc)
         self.metrics.inc("frames_out")
 
+    def _complete(self, pending: _Pending) -> ProcessedFrame:
+        processed = self.processor.finish(pending)
+        self._emit(processed)
+        self.metrics.observe("end_to_end", time.monotonic() - pending.frame.timestamp)
+        self.frames += 1
+        return processed
+
     def run(self) -> int:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
@@ -201,13 +260,18 @@ class Service:
         ready = False
         last_status = time.monotonic()
         window_frames = 0
+        read_count = 0
         max_frames = self.config.service.max_frames
         try:
             if not self._open_source():
                 return 0
+            pending: Optional[_Pending] = None  # the frame whose inference overlaps this one's reading
             while not self.stop_event.is_set():
                 frame = self.source.read()
                 if frame is None:
+                    if pending is not None:
+                        self._complete(pending)
+                        pending = None
                     self.metrics.inc("errors", kind="source_lost")
                     log.warning("source %s ended or was lost; reopening", self.source.description)
                     self.source.close()
@@ -215,16 +279,23 @@ class Service:
                         break
                     continue
                 self.metrics.inc("frames_in")
+                read_count += 1
                 dropped = getattr(self.source, "dropped", 0)
                 if dropped != self.metrics.counter("frames_dropped"):
                     self.metrics.inc("frames_dropped", dropped - self.metrics.counter("frames_dropped"))
-                processed = self.processor.process(frame)
-                self._emit(processed)
-                self.metrics.observe("end_to_end", time.monotonic() - frame.timestamp)
-                self.frames += 1
-                window_frames += 1
+                started = self.processor.start(frame)  # with a pipeline, inference runs from here...
+                processed = self._complete(pending) if pending is not None else None  # ...while this finishes
+                if self.executor is None:
+                    processed, pending = self._complete(started), None
+                else:
+                    pending = started
+                if max_frames and read_count >= max_frames:
+                    break
+                if processed is None:
+                    continue
                 self.notifier.watchdog()
                 now = time.monotonic()
+                window_frames += 1
                 if not ready:
                     ready = True
                     self.notifier.ready(f"processing {self.source.description}")
@@ -234,8 +305,8 @@ class Service:
                     self.metrics.set("fps", round(fps, 2))
                     self.notifier.status(f"{fps:.1f} fps, {processed.persons} persons")
                     last_status, window_frames = now, 0
-                if max_frames and self.frames >= max_frames:
-                    break
+            if pending is not None:  # never drop the last frame: finish and emit it
+                self._complete(pending)
         finally:
             self.notifier.stopping()
             self.source.close()
@@ -245,5 +316,7 @@ class Service:
                 except Exception as exc:  # noqa: BLE001 - keep shutting down
                     log.error("stopping %s failed: %s", type(output).__name__, exc)
             self.notifier.close()
+            if self.executor is not None:
+                self.executor.shutdown(wait=True)
             log.info("stopped after %d frames", self.frames)
         return 0
