@@ -29,8 +29,8 @@ def summarise_log(text: str) -> CompileResult:
     """Operation counts from an edgetpu_compiler log (its 'Number of operations that will run on ...' lines)."""
     tpu = re.search(r"Number of operations that will run on Edge TPU:\s*(\d+)", text)
     cpu = re.search(r"Number of operations that will run on CPU:\s*(\d+)", text)
-    names = sorted(set(re.findall(r"^\s*([A-Z_0-9]+)\s+\d+\s+.*(?:not supported|not mapped|Mapped to CPU|More than one subgraph)",
-                                  text, flags=re.MULTILINE)))
+    cpu_op = r"^\s*([A-Z_0-9]+)\s+\d+\s+.*(?:not supported|not mapped|Mapped to CPU|More than one subgraph)"
+    names = sorted(set(re.findall(cpu_op, text, flags=re.MULTILINE)))
     return CompileResult(compiled=tpu is not None, tpu_operations=int(tpu.group(1)) if tpu else None,
                          cpu_operations=int(cpu.group(1)) if cpu else None, cpu_operation_names=names)
 

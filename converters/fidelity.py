@@ -118,7 +118,7 @@ def format_report(report: Dict[str, object]) -> str:
     """A short readable table of a fidelity report."""
     p, q, k, m = (report["person_iou_vs_float"], report["part_agreement_vs_float"], report["keypoint_error_px"],
                   report["logit_mae"])
-    l = report["latency_ms"]
+    latency = report["latency_ms"]
     lines = [
         f"test images            {report['test_images']}",
         f"person IoU vs float    mean {p['mean']:.4f}  min {p['min']:.4f}",
@@ -126,7 +126,8 @@ def format_report(report: Dict[str, object]) -> str:
         f"keypoint error (px)    median {k['median']}  p90 {k['p90']}",
         f"logit MAE              segments {m['segments']:.4f}  parts {m['part_heatmaps']:.4f}",
         f"size (bytes)           float {report['size_bytes']['reference']}  converted {report['size_bytes']['converted']}",
-        f"inference (ms)         float {l['reference']:.2f} ({l['reference_backend']})  converted {l['converted']:.2f} "
-        f"({l['converted_backend']})  ratio {l['converted_over_reference']:.3f} on {l['host']}",
+        f"inference (ms)         float {latency['reference']:.2f} ({latency['reference_backend']})  "
+        f"converted {latency['converted']:.2f} "
+        f"({latency['converted_backend']})  ratio {latency['converted_over_reference']:.3f} on {latency['host']}",
     ]
     return "\n".join(lines)

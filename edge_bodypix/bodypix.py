@@ -165,7 +165,9 @@ class BodyPix:
         return plan
 
     # -- pipeline -------------------------------------------------------------------------
-    def preprocess(self, image: np.ndarray, internal_resolution: InternalResolution = "medium") -> Tuple[_FramePlan, np.ndarray]:
+    def preprocess(
+        self, image: np.ndarray, internal_resolution: InternalResolution = "medium",
+    ) -> Tuple[_FramePlan, np.ndarray]:
         """Padded, resized, normalised input tensor for an image (body-pix `padAndResizeTo`)."""
         image = check_image(image)
         plan = self._plan((image.shape[0], image.shape[1]), internal_resolution)

@@ -301,7 +301,8 @@ if [ "{int(succeed)}" = "1" ]; then
 {EDGETPU_LOG}
 LOG
 else
-  echo "Edge TPU Compiler version 16.0.384591198" ; echo "ERROR: Didn't find op for builtin opcode 'RESIZE_BILINEAR'" >&2; exit 1
+  echo "Edge TPU Compiler version 16.0.384591198"
+  echo "ERROR: Didn't find op for builtin opcode 'RESIZE_BILINEAR'" >&2; exit 1
 fi
 """
     script.write_text(body)

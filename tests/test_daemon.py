@@ -202,7 +202,7 @@ def test_systemd_unit_verifies_and_is_well_sandboxed(tmp_path):
     problems = [line for line in verify.stderr.splitlines() if "edge-bodypix.service" in line and "user" not in line.lower()]
     assert verify.returncode == 0 or not problems, verify.stderr
     security = subprocess.run([analyze, "security", "--offline=true", str(local)], capture_output=True, text=True)
-    line = [l for l in security.stdout.splitlines() if "Overall exposure level" in l]
+    line = [text for text in security.stdout.splitlines() if "Overall exposure level" in text]
     assert line, security.stdout + security.stderr
     exposure = float(line[0].split("level for edge-bodypix.service:")[1].split()[0])
     assert exposure <= 2.0

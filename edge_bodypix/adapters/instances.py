@@ -19,7 +19,7 @@ are therefore placed to within half a lattice spacing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -101,15 +101,17 @@ def _bilinear_sampler(long_offsets: np.ndarray, keypoints: np.ndarray):
 
 def walk_long_offsets(
     ys: np.ndarray, xs: np.ndarray, long_offsets: np.ndarray, geometry: Geometry, stride: int, refine_steps: int,
-    keypoints: np.ndarray = np.arange(NUM_KEYPOINTS),
+    keypoints: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Where each start point's walk ends for each of `keypoints`: (n, k) y and x in image pixels.
+    """Where each start point's walk ends for each of `keypoints` (default: all): (n, k) y and x in image pixels.
 
     The walk of body-pix's shader: start at the point plus the offsets sampled
     there, then `refine_steps` times sample at the rounded position (clipped to
     the image's last row and column) and add. (Merging walks that meet on the
     same pixel was tried: sorting out the duplicates cost more than it saved.)
     """
+    if keypoints is None:
+        keypoints = np.arange(NUM_KEYPOINTS)
     height, width = geometry.image_size
     (ay, ax), (by, bx) = (v.astype(np.float32) for v in strided_transform(geometry, stride))
     sample = _bilinear_sampler(long_offsets, keypoints)

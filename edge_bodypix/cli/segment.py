@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Set
 import cv2
 import numpy as np
 
+from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..results import PersonSegmentation
 from ..privacy import anonymize
@@ -32,7 +33,6 @@ EFFECTS = {
     "anonymize-persons": lambda image, person, parts: anonymize(image, person, "persons", "pixelate"),
     "blur-background": lambda image, person, parts: anonymize(image, person, "background", "blur"),
 }
-from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 
 
 def add_parser(commands) -> None:

@@ -37,7 +37,8 @@ def overrides(args) -> Dict[str, Dict[str, Any]]:
     """Command-line flags as a config fragment."""
     mapping = {
         ("source", "uri"): args.source, ("source", "loop"): args.loop, ("model", "name"): args.model,
-        ("privacy", "effect"): args.effect, ("model", "backend"): args.backend, ("http", "listen"): args.http, ("http", "token"): args.token,
+        ("privacy", "effect"): args.effect, ("model", "backend"): args.backend,
+        ("http", "listen"): args.http, ("http", "token"): args.token,
         ("model", "threads"): args.threads, ("service", "state_directory"): args.state_dir,
         ("service", "max_frames"): args.max_frames, ("service", "log_level"): args.log_level,
     }
