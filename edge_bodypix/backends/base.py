@@ -44,3 +44,34 @@ class Backend(abc.ABC):
         zeros = np.zeros((input_size[0], input_size[1], 3), dtype=self.input_dtype)
         segments = self.run(zeros, ("segments",))["segments"]
         return int(segments.shape[0]), int(segments.shape[1])
+
+
+class DynamicShapeBackend(Backend):
+    """A float-input model of any input size whose output shapes are known only at run time.
+
+    Subclasses call `super().__init__()` and record each run's input size with
+    `_ran_on`; the grid for a size is found by one probe run and remembered.
+    """
+
+    def __init__(self) -> None:
+        self.input_dtype = np.dtype(np.float32)
+        self.input_quantisation = (0.0, 0)
+        self._input_size: Tuple[int, int] = (0, 0)
+        self._grid_sizes: Dict[Tuple[int, int], Tuple[int, int]] = {}
+
+    @property
+    def resizable(self) -> bool:
+        return True
+
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        return self._input_size
+
+    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+        if input_size not in self._grid_sizes:
+            self._grid_sizes[input_size] = self.probe_grid_size(input_size)
+        return self._grid_sizes[input_size]
+
+    def _ran_on(self, input_tensor: np.ndarray) -> None:
+        self._input_size = (int(input_tensor.shape[0]), int(input_tensor.shape[1]))
+

@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelFormatError
-from .base import Backend, RawOutputs
+from .base import DynamicShapeBackend, RawOutputs
 from .onnx_fixes import explicit_same_padding, require_onnx_for
 from .roles import OutputSlot, map_output_roles
 
@@ -72,13 +72,14 @@ def choose_providers(
     return chosen
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(DynamicShapeBackend):
     """One BodyPix ONNX model (NHWC float input, dynamic size) in an onnxruntime session."""
 
     def __init__(
         self, path: str, num_threads: Optional[int] = None, output_names: Optional[Mapping[str, str]] = None,
         preference: Sequence[str] = DEFAULT_PREFERENCE, cache_dir: Optional[str] = None, fp16: bool = True,
     ):
+        super().__init__()
         ort = import_onnxruntime()
         self.path = os.fspath(path)
         options = ort.SessionOptions()
@@ -119,33 +120,19 @@ class OnnxRuntimeBackend(Backend):
         self.slots: Dict[str, OutputSlot] = map_output_roles(
             [(o.name, [d if isinstance(d, int) else 1 for d in o.shape]) for o in outputs], output_names, self.path)
         self.roles = tuple(self.slots)
-        self.input_dtype = np.dtype(np.float32)
-        self.input_quantisation = (0.0, 0)
         self.description = f"onnxruntime {ort.__version__} ({self.provider.replace('ExecutionProvider', '')})"
-        self._grid_sizes: Dict[Tuple[int, int], Tuple[int, int]] = {}
-        self._input_size: Tuple[int, int] = (0, 0)
 
-    @property
-    def resizable(self) -> bool:
-        return True
-
-    @property
-    def input_size(self) -> Tuple[int, int]:
-        return self._input_size
-
-    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
-        if input_size not in self._grid_sizes:  # dynamic shapes: ask the model once per size
-            try:
-                self._grid_sizes[input_size] = self.probe_grid_size(input_size)
-            except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
-                if "Dilation not supported" in str(exc):
-                    require_onnx_for(self.path)
-                raise ModelFormatError(f"{self.path}: onnxruntime cannot run this model at "
-                                       f"{input_size[0]}x{input_size[1]} ({str(exc).splitlines()[0]})") from exc
-        return self._grid_sizes[input_size]
+    def probe_grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+        try:
+            return super().probe_grid_size(input_size)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
+            if "Dilation not supported" in str(exc):
+                require_onnx_for(self.path)
+            raise ModelFormatError(f"{self.path}: onnxruntime cannot run this model at "
+                                   f"{input_size[0]}x{input_size[1]} ({str(exc).splitlines()[0]})") from exc
 
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
-        self._input_size = (int(input_tensor.shape[0]), int(input_tensor.shape[1]))
+        self._ran_on(input_tensor)
         wanted = list(roles) if roles is not None else list(self.roles)
         indices = sorted({self.slots[role].index for role in wanted})
         values = self.session.run([self._output_names[i] for i in indices],
