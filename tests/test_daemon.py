@@ -322,6 +322,30 @@ def test_pipelined_inference_emits_the_same_frames_in_order_as_sequential(net, e
         np.testing.assert_array_equal(a.image, b.image)
 
 
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_a_single_frame_run_still_reports_ready_and_emits_its_frame(tmp_path, net, pipeline):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.sources import OpenCVSource
+    from edge_bodypix.daemon.systemd import Notifier
+
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        listener.settimeout(2)
+        config = load_config(None, {"http": {"listen": ""}, "service": {"max_frames": 1},
+                                    "model": {"pipeline": pipeline}})
+        collector = Collector()
+        service = Service(config, net=net, source=OpenCVSource(str(VIDEO)), outputs=[collector],
+                          notifier=Notifier(address=path, watchdog_usec="1000000"))
+        assert service.run() == 0
+        messages = []
+        while not any("STOPPING=1" in m for m in messages):
+            messages.append(listener.recv(4096).decode())
+    assert [f.index for f in collector.frames] == [1]
+    assert any("READY=1" in m for m in messages) and any("WATCHDOG=1" in m for m in messages)
+
+
 def test_stale_masks_protect_the_whole_frame(net):
     from edge_bodypix.daemon.config import load_config
     from edge_bodypix.daemon.service import Processor

@@ -193,6 +193,7 @@ class Service:
         self.notifier = notifier if notifier is not None else Notifier()
         self.frames = 0
         self.started = time.monotonic()
+        self._ready, self._last_status, self._window_frames = False, self.started, 0  # systemd notifications
 
     def _default_outputs(self) -> List[Output]:
         c = self.config
@@ -245,10 +246,23 @@ class Service:
         self.metrics.inc("frames_out")
 
     def _complete(self, pending: _Pending) -> ProcessedFrame:
+        """Finish, emit and account for one frame; tell systemd (READY once, WATCHDOG, STATUS with fps)."""
         processed = self.processor.finish(pending)
         self._emit(processed)
-        self.metrics.observe("end_to_end", time.monotonic() - pending.frame.timestamp)
+        now = time.monotonic()
+        self.metrics.observe("end_to_end", now - pending.frame.timestamp)
         self.frames += 1
+        self._window_frames += 1
+        self.notifier.watchdog()
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready(f"processing {self.source.description}")
+            log.info("first frame processed; ready")
+        if now - self._last_status >= STATUS_INTERVAL_S:
+            fps = self._window_frames / (now - self._last_status)
+            self.metrics.set("fps", round(fps, 2))
+            self.notifier.status(f"{fps:.1f} fps, {processed.persons} persons")
+            self._last_status, self._window_frames = now, 0
         return processed
 
     def run(self) -> int:
@@ -257,9 +271,7 @@ class Service:
             signal.signal(signal.SIGINT, self.stop)
         for output in self.outputs:
             output.start()
-        ready = False
-        last_status = time.monotonic()
-        window_frames = 0
+        self._ready, self._last_status, self._window_frames = False, time.monotonic(), 0
         read_count = 0
         max_frames = self.config.service.max_frames
         try:
@@ -284,27 +296,14 @@ class Service:
                 if dropped != self.metrics.counter("frames_dropped"):
                     self.metrics.inc("frames_dropped", dropped - self.metrics.counter("frames_dropped"))
                 started = self.processor.start(frame)  # with a pipeline, inference runs from here...
-                processed = self._complete(pending) if pending is not None else None  # ...while this finishes
+                if pending is not None:
+                    self._complete(pending)  # ...while the previous frame finishes
                 if self.executor is None:
-                    processed, pending = self._complete(started), None
+                    self._complete(started)
                 else:
                     pending = started
                 if max_frames and read_count >= max_frames:
                     break
-                if processed is None:
-                    continue
-                self.notifier.watchdog()
-                now = time.monotonic()
-                window_frames += 1
-                if not ready:
-                    ready = True
-                    self.notifier.ready(f"processing {self.source.description}")
-                    log.info("first frame processed; ready")
-                if now - last_status >= STATUS_INTERVAL_S:
-                    fps = window_frames / (now - last_status)
-                    self.metrics.set("fps", round(fps, 2))
-                    self.notifier.status(f"{fps:.1f} fps, {processed.persons} persons")
-                    last_status, window_frames = now, 0
             if pending is not None:  # never drop the last frame: finish and emit it
                 self._complete(pending)
         finally:
