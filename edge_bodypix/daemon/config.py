@@ -49,7 +49,7 @@ class ModelConfig:
     device: str = "auto"  # auto: Edge TPU model if the name says so and a TPU is there, else CPU
     edgetpu_required: bool = False  # refuse to start instead of falling back to the CPU twin
     threads: int = 0  # interpreter threads; 0 = all cores (one less when pipelining)
-    pipeline: bool = True  # infer the next frame on a worker thread while this one is post-processed
+    pipeline: bool = True  # infer the next frame on a worker thread while this one is post-processed (2+ cores)
     internal_resolution: Any = "medium"
     segmentation_threshold: float = 0.7
     infer_every: int = 1  # run the network on every Nth frame; the others reuse its mask

@@ -39,7 +39,7 @@ def load_network(config: Config):
 
     model = config.model
     cores = os.cpu_count() or 1
-    threads = model.threads or (max(1, cores - 1) if model.pipeline else cores)
+    threads = model.threads or (cores - 1 if model.pipeline and cores > 1 else cores)
     name = model.name or None
     catalogue = load_catalogue()
     if model.device == "edgetpu" and (name is None or "edgetpu" not in name):
@@ -186,7 +186,8 @@ class Service:
         self.net = net if net is not None else load_network(config)
         self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
                                 "effect": config.privacy.effect})
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if config.model.pipeline else None
+        pipelined = config.model.pipeline and (os.cpu_count() or 1) > 1  # on one core it only adds switching
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if pipelined else None
         self.processor = Processor(self.net, config, self.metrics, self.executor)
         self.source = source if source is not None else make_source(config.source)
         self.outputs = outputs if outputs is not None else self._default_outputs()
