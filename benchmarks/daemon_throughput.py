@@ -29,6 +29,8 @@ from typing import List
 
 from common import SHARED
 
+from edge_bodypix.benchsuite.timing import peak_rss_mb, rss_mb
+
 VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
 
 
@@ -52,12 +54,6 @@ def all_cores_inference_ms(video: str, parts: bool, frames: int = 200) -> float:
     finally:
         capture.release()
     return statistics.median(times[10:] or times)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 class TimedNet:
@@ -106,7 +102,6 @@ def main(argv: List[str] = None) -> int:
     args = parser.parse_args(argv)
 
     from edge_bodypix.daemon.config import load_config
-    from edge_bodypix.benchsuite.timing import peak_rss_mb
     from edge_bodypix.daemon.service import Service, load_network
     from edge_bodypix.daemon.systemd import Notifier
 
