@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -238,8 +238,8 @@ class BodyPix:
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
         plan, outputs = self.infer(image, internal_resolution, self.person_roles())
-        return self.person_from_outputs(plan, outputs, flip_horizontal, segmentation_threshold,
-                                        max_detections, score_threshold, nms_radius)
+        return self.from_outputs(plan, outputs, False, flip_horizontal, segmentation_threshold,
+                                 max_detections, score_threshold, nms_radius)
 
     def segment_person_parts(
         self,
@@ -257,40 +257,30 @@ class BodyPix:
         """
         check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
         plan, outputs = self.infer(image, internal_resolution, self.person_roles(parts=True))
-        return self.parts_from_outputs(plan, outputs, flip_horizontal, segmentation_threshold,
-                                       max_detections, score_threshold, nms_radius)
+        return self.from_outputs(plan, outputs, True, flip_horizontal, segmentation_threshold,
+                                 max_detections, score_threshold, nms_radius)
 
-    # The second halves of segment_person(_parts), for pipelines that run `infer` for the
-    # next frame on another thread meanwhile (the daemon does). One post-processing at a time.
-    def person_from_outputs(
-        self, plan: _FramePlan, outputs: RawOutputs, flip_horizontal: bool = False,
+    def from_outputs(
+        self, plan: _FramePlan, outputs: RawOutputs, parts: bool = False, flip_horizontal: bool = False,
         segmentation_threshold: float = 0.7, max_detections: int = 10, score_threshold: float = 0.4,
         nms_radius: float = 20,
-    ) -> PersonSegmentation:
-        """`segment_person`'s result from the plan and outputs `infer` returned."""
-        started = time.perf_counter()
-        mask = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
-        if flip_horizontal:
-            mask = np.ascontiguousarray(mask[:, ::-1])
-        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
-        height, width = plan.geometry.image_size
-        result = PersonSegmentation(width=width, height=height, data=mask, all_poses=poses)
-        self._finish(started)
-        return result
+    ) -> Union[PersonSegmentation, PartSegmentation]:
+        """`segment_person`'s (with `parts`, `segment_person_parts`'s) result from what `infer` returned.
 
-    def parts_from_outputs(
-        self, plan: _FramePlan, outputs: RawOutputs, flip_horizontal: bool = False,
-        segmentation_threshold: float = 0.7, max_detections: int = 10, score_threshold: float = 0.4,
-        nms_radius: float = 20,
-    ) -> PartSegmentation:
-        """`segment_person_parts`'s result from the plan and outputs `infer` returned."""
+        The second half of those methods, for pipelines that run `infer` on the
+        next frame on another thread meanwhile (the daemon does); one call at a time.
+        """
         started = time.perf_counter()
-        parts = self._part_map(outputs, plan, segmentation_threshold)[1]
+        if parts:
+            data = self._part_map(outputs, plan, segmentation_threshold)[1]
+        else:
+            data = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
         if flip_horizontal:
-            parts = np.ascontiguousarray(parts[:, ::-1])
+            data = np.ascontiguousarray(data[:, ::-1])
         poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
         height, width = plan.geometry.image_size
-        result = PartSegmentation(width=width, height=height, data=parts, all_poses=poses)
+        kind = PartSegmentation if parts else PersonSegmentation
+        result = kind(width=width, height=height, data=data, all_poses=poses)
         self._finish(started)
         return result
 

@@ -32,6 +32,11 @@ log = logging.getLogger("edge_bodypix.daemon")
 STATUS_INTERVAL_S = 5.0
 
 
+def pipelined(config: Config) -> bool:
+    """Whether inference overlaps post-processing: `model.pipeline`, and a second core to overlap on."""
+    return config.model.pipeline and (os.cpu_count() or 1) > 1
+
+
 def load_network(config: Config):
     """The model of `model.*`, on the Edge TPU when asked and present, else on the CPU (logged)."""
     from .. import load
@@ -39,7 +44,7 @@ def load_network(config: Config):
 
     model = config.model
     cores = os.cpu_count() or 1
-    threads = model.threads or (cores - 1 if model.pipeline and cores > 1 else cores)
+    threads = model.threads or (cores - 1 if pipelined(config) else cores)
     name = model.name or None
     catalogue = load_catalogue()
     if model.device == "edgetpu" and (name is None or "edgetpu" not in name):
@@ -131,8 +136,8 @@ class Processor:
     def _segment(self, frame: Frame, inference: Future) -> _Result:
         plan, outputs = inference.result()
         m = self.config.model
-        post = self.net.parts_from_outputs if self.target == "faces" else self.net.person_from_outputs
-        result = post(plan, outputs, segmentation_threshold=m.segmentation_threshold)
+        result = self.net.from_outputs(plan, outputs, parts=self.target == "faces",
+                                       segmentation_threshold=m.segmentation_threshold)
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
@@ -162,8 +167,6 @@ class Processor:
                 self.metrics.inc("errors", kind="inference")
                 log.error("segmentation failed on frame %d: %s", frame.index, exc)
                 self.latest = _Result(None, None, -1)
-        elif self.latest.region is not None and self.latest.region.shape != image.shape[:2]:
-            self.latest = _Result(None, None, -1)
         decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
         if decision.full:
             self.metrics.inc("frames_fully_protected")
@@ -186,8 +189,7 @@ class Service:
         self.net = net if net is not None else load_network(config)
         self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
                                 "effect": config.privacy.effect})
-        pipelined = config.model.pipeline and (os.cpu_count() or 1) > 1  # on one core it only adds switching
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if pipelined else None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if pipelined(config) else None
         self.processor = Processor(self.net, config, self.metrics, self.executor)
         self.source = source if source is not None else make_source(config.source)
         self.outputs = outputs if outputs is not None else self._default_outputs()
