@@ -77,3 +77,36 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.astype(bool), b.astype(bool)
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def outline_displacement(reference: np.ndarray, other: np.ndarray) -> int:
+    """How far (whole image pixels) `reference`'s outline must move to differ from it as much as `other` does.
+
+    The smallest d for which growing or shrinking `reference` by d pixels gives an
+    IoU with it no higher than iou(reference, other). Mask tolerances are stated in
+    this unit because a fixed IoU bound means different things for a large and a
+    small person (the same 2-pixel edge noise is IoU 0.998 on one, 0.994 on
+    another), while a distance can be derived from what differs: a model-input
+    pixel, an output-stride cell, in image pixels (see `cell_px`).
+    """
+    mask = (reference > 0).astype(np.uint8)
+    area = int(mask.sum())
+    if area == 0:
+        return 0 if not np.any(other) else 10 ** 6
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[mask == 1]
+    outside = cv2.distanceTransform(1 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[mask == 0]
+    target = iou(reference, other)
+    if target == 1.0:
+        return 0
+    limit = max(mask.shape)
+    steps = np.arange(1, limit + 1)
+    shrunk = np.searchsorted(np.sort(inside), steps, side="right")  # pixels within d of the background
+    grown = np.searchsorted(np.sort(outside), steps, side="right")  # background pixels within d of the mask
+    moved = np.minimum((area - shrunk) / area, area / (area + grown))
+    hits = np.flatnonzero(moved <= target)
+    return int(steps[hits[0]]) if hits.size else limit
+
+
+def cell_px(image_shape, input_size, stride: int = 1) -> float:
+    """Image pixels covered by `stride` model-input pixels (the larger of the two axes' scales)."""
+    return stride * max(image_shape[0] / input_size[0], image_shape[1] / input_size[1])

@@ -9,7 +9,7 @@ import edge_bodypix as eb
 from edge_bodypix import BackendUnavailableError
 from edge_bodypix.backends.onnxruntime import PROVIDERS, choose_providers
 
-from conftest import MODELS, iou
+from conftest import MODELS, cell_px, outline_displacement
 
 pytest.importorskip("onnxruntime")
 
@@ -63,7 +63,9 @@ def test_onnx_masks_are_plausible_and_close_to_the_tflite_model(onnx_net, net, p
     image = photos["one"]
     ours = onnx_net.segment_person(image, internal_resolution=resolution)
     assert 0.2 < ours.person_fraction < 0.5
-    assert iou(ours.data, net.segment_person(image, internal_resolution=resolution).data) > 0.75
+    # different networks see the person alike to within one output-stride cell of outline
+    cell = cell_px(image.shape, net.input_size_for(image.shape[:2], resolution), net.output_stride)
+    assert outline_displacement(net.segment_person(image, internal_resolution=resolution).data, ours.data) <= cell
 
 
 def test_multi_person_works_on_onnx_models(onnx_net, photos):

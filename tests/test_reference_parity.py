@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bodypix_reference import reference_unavailable_reason, run_reference
-from conftest import iou
+from conftest import cell_px, iou, outline_displacement
 
 pytestmark = pytest.mark.reference
 
@@ -59,7 +59,10 @@ def test_masks_parts_and_input_match_body_pix(reference_available, net, photos, 
     ours = net.segment_person(image, internal_resolution=resolution, segmentation_threshold=threshold).data
     theirs = run.results["person"].data
     assert ours.shape == theirs.shape
-    assert iou(ours, theirs) >= 0.98
+    # the same logits resampled by other arithmetic (float32 WebGL vs ours): the
+    # outline may move by at most one model-input pixel, never by a cell
+    input_pixel = cell_px(image.shape, plan.geometry.input_size)
+    assert outline_displacement(theirs, ours) <= input_pixel
 
     our_parts = net.segment_person_parts(image, internal_resolution=resolution,
                                          segmentation_threshold=threshold).data
@@ -67,7 +70,7 @@ def test_masks_parts_and_input_match_body_pix(reference_available, net, photos, 
     both = (our_parts >= 0) & (their_parts >= 0)
     assert both.sum() > 1000
     assert (our_parts[both] == their_parts[both]).mean() >= 0.95
-    assert iou(our_parts >= 0, their_parts >= 0) >= 0.98
+    assert outline_displacement(their_parts >= 0, our_parts >= 0) <= input_pixel
 
 
 POSE_CASES = [("one", "full"), ("two", "frame"), ("five", "full"), ("five", "frame"), ("two", "odd")]
@@ -191,7 +194,8 @@ def test_onnx_float_models_match_body_pix_at_both_strides(reference_available, p
                          {"method": "segmentPersonParts", "config": config, "out": "parts"}],
                         tmp_path, plan.geometry.input_size)
     person = net.segment_person(image)
-    assert iou(person.data, run.results["person"].data) >= 0.98
+    input_pixel = cell_px(image.shape, plan.geometry.input_size)
+    assert outline_displacement(run.results["person"].data, person.data) <= input_pixel
     parts, theirs = net.segment_person_parts(image).data, run.results["parts"].data
     both = (parts >= 0) & (theirs >= 0)
     assert (parts[both] == theirs[both]).mean() >= 0.95

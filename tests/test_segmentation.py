@@ -6,7 +6,7 @@ import pytest
 import edge_bodypix
 from edge_bodypix import InvalidParameterError, PART_CHANNELS, PartSegmentation, PersonSegmentation
 
-from conftest import PER_TENSOR_LANDSCAPE_MODEL, PER_TENSOR_MODEL, iou
+from conftest import PER_TENSOR_LANDSCAPE_MODEL, PER_TENSOR_MODEL, cell_px, outline_displacement
 
 FACE = {PART_CHANNELS.index("left_face"), PART_CHANNELS.index("right_face")}
 TORSO = {PART_CHANNELS.index("torso_front"), PART_CHANNELS.index("torso_back")}
@@ -72,10 +72,15 @@ def test_part_map_covers_exactly_the_person_mask(net, photos):
 def test_every_internal_resolution_gives_a_consistent_mask(net, photos, resolution):
     # BodyPix is scale-sensitive (people fill more of its receptive field at high
     # resolutions), so masks differ between resolutions; the selfie stays stable.
-    reference = net.segment_person(photos["one"], internal_resolution="medium").data
-    mask = net.segment_person(photos["one"], internal_resolution=resolution).data
+    # Each resolution places the outline on its own output grid, so the two outlines
+    # may part by up to half a grid cell of the coarser input (measured: <= 14 px of
+    # the 16-65 px bound on OpenCV 4.5.5-5.1).
+    image = photos["one"]
+    reference = net.segment_person(image, internal_resolution="medium").data
+    mask = net.segment_person(image, internal_resolution=resolution).data
     assert mask.shape == reference.shape
-    assert iou(mask, reference) > 0.85
+    coarser = min(net.input_size_for(image.shape[:2], r) for r in ("medium", resolution))
+    assert outline_displacement(reference, mask) <= cell_px(image.shape, coarser, net.output_stride) / 2
     for name in ("two", "five"):
         assert 0.15 < net.segment_person(photos[name], internal_resolution=resolution).person_fraction < 0.6
 
@@ -94,7 +99,9 @@ def test_camera_frames_and_odd_sizes_work(net, frames, photos):
     odd_mask = net.segment_person(odd).data
     assert odd_mask.shape == (1000, 778)
     full = net.segment_person(photos["five"]).data[17:1017, 33:811]
-    assert iou(odd_mask, full) > 0.85
+    # the crop shifts the scene against the output grid: outlines part by at most half a cell
+    half_cell = cell_px(odd.shape, net.input_size_for(odd.shape[:2], "medium"), net.output_stride) / 2
+    assert outline_displacement(full, odd_mask) <= half_cell
 
 
 def test_flip_horizontal_mirrors_masks_and_parts(net, photos):
@@ -135,18 +142,27 @@ def test_timings_are_recorded(net, frames):
 def test_per_tensor_quantisation_loses_accuracy_but_still_finds_the_people(photos):
     # Google's per-tensor variant quantises depthwise weights coarsely; it must
     # still find the same people, with rougher edges than the per-channel model.
+    # still find the same people, with rougher edges than the per-channel model:
+    # outlines within one output-stride cell of each other (measured 9-19 px of 32).
     per_channel = edge_bodypix.load()
     per_tensor = edge_bodypix.load(model=str(PER_TENSOR_MODEL))
     for image in photos.values():
-        assert iou(per_channel.segment_person(image).data, per_tensor.segment_person(image).data) > 0.7
+        cell = cell_px(image.shape, per_channel.input_size_for(image.shape[:2], "medium"), per_channel.output_stride)
+        assert outline_displacement(per_channel.segment_person(image).data, per_tensor.segment_person(image).data) <= cell
 
 
 def test_same_weights_built_for_another_input_shape_give_the_same_masks(photos):
     portrait = edge_bodypix.load(model=str(PER_TENSOR_MODEL))
     landscape = edge_bodypix.load(model=str(PER_TENSOR_LANDSCAPE_MODEL))
     for image in photos.values():
-        # identical weights; only XNNPACK's kernel choice for the stored shape differs
-        assert iou(portrait.segment_person(image).data, landscape.segment_person(image).data) > 0.995
+        # The same float weights, but each build calibrated its own activation scales
+        # (segments: 0.0900 vs 0.0915 per step), so logits differ by about one
+        # quantisation step. That moves the outline by less than one model-input pixel;
+        # measured: 1 image px on every photo with OpenCV 4.5.5 and 5.1, where a fixed
+        # IoU bound (0.995) was crossed by OpenCV 5.1's resize alone.
+        input_pixel = cell_px(image.shape, portrait.input_size_for(image.shape[:2], "medium"))
+        assert outline_displacement(portrait.segment_person(image).data, landscape.segment_person(image).data) \
+            <= input_pixel
 
 
 def test_load_by_configuration_and_by_name():
