@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -120,6 +121,7 @@ def convert_checkpoint(
         "calibration": {"sources": sources, "samples": samples} if quantisation == "int8" else None,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "outputs": output_map(model),
+        "sha256": hashlib.sha256(model).hexdigest(),  # checked by load() before every use
     }
     metadata_path = directory / f"{name}.meta.json"
     metadata_path.write_text(json.dumps(metadata, indent=1))

@@ -17,6 +17,7 @@ from .errors import (
     FetchError,
     InvalidParameterError,
     ModelFormatError,
+    ModelIntegrityError,
     ModelNotFoundError,
 )
 from .parts import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_PARTS, PART_CHANNELS, RAINBOW
@@ -45,6 +46,6 @@ __all__ = [
     "draw_bokeh_effect", "blur_body_part", "draw_poses", "flip_pose_horizontal",
     "anonymize", "TemporalGuard",
     "EdgeBodyPixError", "InvalidParameterError", "ModelNotFoundError", "ModelFormatError",
-    "AcceleratorUnavailableError", "BackendUnavailableError", "FetchError",
+    "ModelIntegrityError", "AcceleratorUnavailableError", "BackendUnavailableError", "FetchError",
     "__version__",
 ]

@@ -12,7 +12,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -23,6 +23,7 @@ from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
 from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
+from .checks import check_number
 from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
 from .results import LazyPoses, PartSegmentation, PersonSegmentation, Pose
 
@@ -79,29 +80,17 @@ class _FramePlan:
 def check_segmentation_config(
     segmentation_threshold: float, max_detections: int, score_threshold: float, nms_radius: float
 ) -> None:
-    """body-pix `validatePersonInferenceConfig`, with the parameter names of this API."""
-    def number(name: str, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise InvalidParameterError(f"{name} must be a number, got {value!r}")
-        return float(value)
-
-    if not 0.0 <= number("segmentation_threshold", segmentation_threshold) <= 1.0:
-        raise InvalidParameterError(f"segmentation_threshold {segmentation_threshold!r} is outside [0, 1]")
-    if isinstance(max_detections, bool) or not isinstance(max_detections, Integral) or max_detections <= 0:
-        raise InvalidParameterError(f"max_detections {max_detections!r} must be a whole number > 0")
-    if not 0.0 <= number("score_threshold", score_threshold) <= 1.0:
-        raise InvalidParameterError(f"score_threshold {score_threshold!r} is outside [0, 1]")
-    if number("nms_radius", nms_radius) <= 0:
-        raise InvalidParameterError(f"nms_radius {nms_radius!r} must be > 0")
+    """body-pix `validatePersonInferenceConfig`, with the parameter names of this API (NaN/inf refused)."""
+    check_number("segmentation_threshold", segmentation_threshold, 0.0, 1.0)
+    check_number("max_detections", max_detections, 1, None, integer=True)
+    check_number("score_threshold", score_threshold, 0.0, 1.0)
+    check_number("nms_radius", nms_radius, 0, None, low_open=True)
 
 
 def check_multi_person_config(min_keypoint_score: float, refine_steps: int) -> None:
     """The extra checks of body-pix `validateMultiPersonInstanceInferenceConfig`."""
-    if isinstance(min_keypoint_score, bool) or not isinstance(min_keypoint_score, Real) \
-            or not 0.0 <= min_keypoint_score <= 1.0:
-        raise InvalidParameterError(f"min_keypoint_score {min_keypoint_score!r} is outside [0, 1]")
-    if isinstance(refine_steps, bool) or not isinstance(refine_steps, Integral) or not 1 <= refine_steps <= 20:
-        raise InvalidParameterError(f"refine_steps {refine_steps!r} must be a whole number in [1, 20]")
+    check_number("min_keypoint_score", min_keypoint_score, 0.0, 1.0)
+    check_number("refine_steps", refine_steps, 1, 20, integer=True)
 
 
 class BodyPix:
@@ -433,6 +422,8 @@ def load(
     backend: str = "tflite",
     onnx_providers: Sequence[str] = ("tensorrt", "cuda", "cpu"),
     onnx_cache_dir: Optional[str] = None,
+    verify: bool = True,
+    require_checksum: bool = False,
 ) -> BodyPix:
     """Load a BodyPix model (body-pix `load`).
 
@@ -451,8 +442,13 @@ def load(
     cached in `onnx_cache_dir`) or "auto" (the model file's own format; with no
     model, onnxruntime when it reports CUDA or TensorRT and an ONNX model of
     the configuration is installed, else TFLite).
+
+    With `verify` (the default) the file's sha256 must match its catalogue
+    entry or the one its converter recorded (`ModelIntegrityError` otherwise,
+    naming the command that restores it); `verify=False` is for development.
+    `require_checksum` also refuses a model with no known hash (the daemon's choice).
     """
-    from .models import resolve
+    from .models import check_integrity, resolve
     from .utils.threads import limit_blas_threads
 
     if backend not in BACKENDS:
@@ -467,6 +463,8 @@ def load(
 
         resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
                            format="onnx", runtime="onnxruntime")
+        if verify:
+            check_integrity(resolved, require=require_checksum)
         if resolved.path.suffix.lower() != ".onnx":
             raise ModelFormatError(f"{resolved.path}: the onnxruntime backend runs .onnx models")
         runner: Backend = OnnxRuntimeBackend(
@@ -476,6 +474,8 @@ def load(
         from .backends.tflite import TFLiteBackend
 
         resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
+        if verify:
+            check_integrity(resolved, require=require_checksum)
         if resolved.path.suffix.lower() != ".tflite":
             raise ModelFormatError(
                 f"{resolved.path}: only TFLite models (.tflite) run in the tflite backend; "

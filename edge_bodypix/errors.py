@@ -23,6 +23,10 @@ class ModelFormatError(EdgeBodyPixError):
     """A file is not a usable BodyPix model (not TFLite, truncated, wrong outputs, custom op)."""
 
 
+class ModelIntegrityError(ModelFormatError):
+    """A model file's sha256 differs from its catalogue entry or converter record (damaged or replaced)."""
+
+
 class AcceleratorUnavailableError(EdgeBodyPixError):
     """The model needs hardware (an Edge TPU) or a library that is not present."""
 

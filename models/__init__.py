@@ -9,6 +9,7 @@ from .catalogue import (
     load_catalogue,
 )
 from .fetch import Verification, download, fetch, sha256_file, verify
+from .integrity import Integrity, check_integrity
 from .store import (
     ENV_VAR,
     SYSTEM_DIR,
@@ -23,7 +24,7 @@ from .store import (
 
 __all__ = [
     "ARCHITECTURES", "Catalogue", "ModelSpec", "check_configuration", "converted_name", "load_catalogue",
-    "Verification", "download", "fetch", "sha256_file", "verify",
+    "Integrity", "check_integrity", "Verification", "download", "fetch", "sha256_file", "verify",
     "ENV_VAR", "SYSTEM_DIR", "ResolvedModel", "default_fetch_dir", "locate", "read_metadata",
     "resolve", "search_dirs", "user_cache_dir",
 ]

@@ -54,6 +54,7 @@ class ModelConfig:
     segmentation_threshold: float = 0.7
     infer_every: int = 1  # run the network on every Nth frame; the others reuse its mask
     max_mask_age_s: float = 0.5  # older masks protect the whole frame
+    verify: bool = True  # refuse a model whose sha256 is unknown or differs from the catalogue / its .meta.json
 
 
 @dataclass(frozen=True)

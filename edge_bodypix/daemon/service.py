@@ -53,7 +53,7 @@ def load_network(config: Config):
         if not twins:
             raise EdgeBodyPixError(f"model.device = 'edgetpu', but the catalogue has no Edge TPU build of {base}")
         name = twins[0]
-    backend_options = dict(backend=model.backend,
+    backend_options = dict(backend=model.backend, verify=model.verify, require_checksum=model.verify,
                            onnx_cache_dir=os.path.join(config.service.state_directory, "tensorrt-cache"))
     try:
         return load(model=name, num_threads=threads, **backend_options)

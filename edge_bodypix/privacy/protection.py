@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-from numbers import Real
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
 from ..adapters.preprocess import check_image
+from ..checks import check_number
 from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..rendering.blur import canvas_blur
 from ..rendering.effects import bounding_box
@@ -45,9 +45,7 @@ def _check_method(method: str, strength: Optional[float], shape) -> float:
         raise InvalidParameterError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if strength is None:
         return default_strength(method, shape)
-    if isinstance(strength, bool) or not isinstance(strength, Real) or not 0 < strength <= 500:
-        raise InvalidParameterError(f"strength {strength!r} must be a number in (0, 500] (pixels)")
-    return float(strength)
+    return check_number("strength", strength, 0, 500, low_open=True)
 
 
 def _strong_blur(image: np.ndarray, sigma: float, box) -> np.ndarray:

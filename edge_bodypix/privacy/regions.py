@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 
+from ..checks import check_number
 from ..errors import InvalidParameterError
 from ..parts import KEYPOINT_NAMES, PART_CHANNELS
 from ..results import PartSegmentation, PersonSegmentation, Pose
@@ -83,9 +83,7 @@ def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3)
 
 
 def _check_margin(margin_px: object) -> int:
-    if isinstance(margin_px, bool) or not isinstance(margin_px, Real) or margin_px < 0:
-        raise InvalidParameterError(f"margin_px {margin_px!r} must be a number >= 0")
-    return int(math.ceil(margin_px))
+    return int(math.ceil(check_number("margin_px", margin_px, 0.0)))
 
 
 def _grow(region: np.ndarray, margin: int) -> np.ndarray:
@@ -116,6 +114,7 @@ def protected_region(
     if target not in TARGETS:
         raise InvalidParameterError(f"target {target!r} is not one of {', '.join(TARGETS)}")
     margin = _check_margin(margin_px)
+    min_keypoint_score = check_number("min_keypoint_score", min_keypoint_score, 0.0, 1.0)
     items = as_results(result)
     if shape is None:
         if not items:

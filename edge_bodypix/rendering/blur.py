@@ -10,22 +10,19 @@ there instead).
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
-from ..errors import InvalidParameterError
+from ..checks import check_number
 
 MAX_BLUR_AMOUNT = 20
 
 
 def check_blur_amount(name: str, value: object) -> float:
     """Validate a body-pix blur amount (0..20 pixels)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= MAX_BLUR_AMOUNT:
-        raise InvalidParameterError(f"{name} {value!r} must be a number in [0, {MAX_BLUR_AMOUNT}]")
-    return float(value)
+    return check_number(name, value, 0, MAX_BLUR_AMOUNT)
 
 
 def gaussian_kernel_size(amount: float) -> int:

@@ -8,13 +8,14 @@ mirrors the output, as body-pix's flipped canvas does.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from ..adapters.preprocess import check_image
+from ..checks import check_number
 from ..errors import InvalidParameterError
 from ..parts import NUM_PARTS
 from .blur import canvas_blur, check_blur_amount, gaussian_kernel_size
@@ -22,9 +23,7 @@ from .masks import Segmentations, to_mask
 
 
 def _check_opacity(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
-        raise InvalidParameterError(f"mask_opacity {value!r} must be a number in [0, 1]")
-    return float(value)
+    return check_number("mask_opacity", value, 0.0, 1.0)
 
 
 def _check_mask(image: np.ndarray, mask_image: np.ndarray) -> np.ndarray:
@@ -93,8 +92,7 @@ def draw_pixelated_mask(
     image = check_image(image)
     opacity = _check_opacity(mask_opacity)
     blur = check_blur_amount("mask_blur_amount", mask_blur_amount)
-    if isinstance(pixel_cell_width, bool) or not isinstance(pixel_cell_width, Real) or pixel_cell_width < 1:
-        raise InvalidParameterError(f"pixel_cell_width {pixel_cell_width!r} must be a number >= 1")
+    pixel_cell_width = check_number("pixel_cell_width", pixel_cell_width, 1)
     rgb, alpha = _premultiplied(_check_mask(image, mask_image), blur)
     height, width = image.shape[:2]
     low_w, low_h = max(int(width / pixel_cell_width), 1), max(int(height / pixel_cell_width), 1)

@@ -1,0 +1,55 @@
+"""No NaN or infinity ever reaches a decision: every numeric parameter is refused by name."""
+
+import math
+
+import numpy as np
+import pytest
+
+from edge_bodypix import InvalidParameterError, anonymize, draw_pixelated_mask
+from edge_bodypix.checks import check_number
+
+NOT_FINITE = [math.nan, math.inf, -math.inf, np.float32("nan")]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+def test_check_number_refuses_nan_and_infinity_even_without_bounds(value):
+    with pytest.raises(InvalidParameterError, match="speed .* is not a finite number"):
+        check_number("speed", value)
+
+
+def test_check_number_names_the_interval_and_kind():
+    assert check_number("x", 0.5, 0, 1) == 0.5
+    assert check_number("n", 3, 1, 20, integer=True) == 3
+    with pytest.raises(InvalidParameterError, match=r"x 1.5 is outside \[0, 1\]"):
+        check_number("x", 1.5, 0, 1)
+    with pytest.raises(InvalidParameterError, match=r"x 0 is outside \(0, inf\)"):
+        check_number("x", 0, 0, low_open=True)
+    with pytest.raises(InvalidParameterError, match=r"n 2.5 must be a whole number in \[1, 20\]"):
+        check_number("n", 2.5, 1, 20, integer=True)
+    with pytest.raises(InvalidParameterError, match="x must be a number, got True"):
+        check_number("x", True)
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+@pytest.mark.parametrize("parameter", ["min_keypoint_score", "margin_px", "strength"])
+def test_anonymize_refuses_non_finite_parameters_instead_of_protecting_nothing(scene, parameter, value):
+    # min_keypoint_score=NaN used to be accepted and protected 0 pixels
+    with pytest.raises(InvalidParameterError, match=f"{parameter}.*(not a finite number|outside)"):
+        anonymize(scene["image"], scene["parts"], target="faces", **{parameter: value})
+
+
+@pytest.mark.parametrize("parameter", ["segmentation_threshold", "score_threshold", "nms_radius"])
+def test_segmentation_refuses_nan(net, frames, parameter):
+    with pytest.raises(InvalidParameterError, match=f"{parameter} nan is not a finite number"):
+        net.segment_person(frames["one"], **{parameter: math.nan})
+
+
+def test_multi_person_refuses_nan_keypoint_score(net, frames):
+    with pytest.raises(InvalidParameterError, match="min_keypoint_score nan is not a finite number"):
+        net.segment_multi_person(frames["one"], min_keypoint_score=math.nan)
+
+
+def test_pixelation_refuses_a_nan_cell_width(scene):
+    mask = np.zeros(scene["image"].shape, np.uint8)
+    with pytest.raises(InvalidParameterError, match="pixel_cell_width nan is not a finite number"):
+        draw_pixelated_mask(scene["image"], mask, pixel_cell_width=math.nan)
