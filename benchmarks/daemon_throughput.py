@@ -105,7 +105,7 @@ def main(argv: List[str] = None) -> int:
     from edge_bodypix.daemon.service import Service, load_network
     from edge_bodypix.daemon.systemd import Notifier
 
-    config = load_config(None, {"source": {"uri": args.video, "loop": True}, "http": {"listen": ""},
+    config = load_config(None, {"source": {"uri": args.video, "loop": True, "realtime": False}, "http": {"listen": ""},
                                 "privacy": {"effect": args.effect},
                                 "service": {"max_frames": args.frames},
                                 "model": {"pipeline": args.pipeline, "threads": args.threads}})

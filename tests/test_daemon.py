@@ -46,7 +46,7 @@ class Daemon:
         self.messages = []
         environment = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "WATCHDOG_USEC": "1000000", **(env or {})}
         self.process = subprocess.Popen(
-            [SCRIPT, "serve", "--source", str(VIDEO), "--loop", "--http", f"127.0.0.1:{self.port}",
+            [SCRIPT, "serve", "--source", str(VIDEO), "--loop", "--as-fast-as-possible", "--http", f"127.0.0.1:{self.port}",
              "--state-dir", str(tmp_path / "state"), "--log-level", "info", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, text=True)
 

@@ -20,7 +20,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--config", metavar="PATH", help=f"TOML configuration (default {DEFAULT_CONFIG_PATH})")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--source", metavar="PATH_OR_DEVICE_OR_URL", help="/dev/video0, picamera2, a file or a URL")
-    parser.add_argument("--loop", action="store_true", default=None, help="restart file sources at their end")
+    parser.add_argument("--loop", action="store_true", default=None,
+                        help="restart file sources at their end (without it a file is processed once, then exit 0)")
+    parser.add_argument("--as-fast-as-possible", dest="realtime", action="store_false", default=None,
+                        help="read files as fast as they can be processed instead of at their own frame rate")
     parser.add_argument("--model", metavar="NAME|PATH", help="catalogue name or .tflite path")
     parser.add_argument("--effect", choices=sorted(EFFECTS), help="privacy effect")
     parser.add_argument("--backend", choices=["tflite", "onnxruntime", "auto"], help="inference library")
@@ -36,7 +39,8 @@ def add_parser(commands) -> None:
 def overrides(args) -> Dict[str, Dict[str, Any]]:
     """Command-line flags as a config fragment."""
     mapping = {
-        ("source", "uri"): args.source, ("source", "loop"): args.loop, ("model", "name"): args.model,
+        ("source", "uri"): args.source, ("source", "loop"): args.loop,
+        ("source", "realtime"): args.realtime, ("model", "name"): args.model,
         ("privacy", "effect"): args.effect, ("model", "backend"): args.backend,
         ("http", "listen"): args.http, ("http", "token"): args.token,
         ("model", "threads"): args.threads, ("service", "state_directory"): args.state_dir,

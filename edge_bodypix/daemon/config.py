@@ -40,6 +40,7 @@ class SourceConfig:
     height: int = 480
     fps: float = 15.0
     reopen_max_s: float = 30.0  # longest wait between attempts to reopen a vanished source
+    realtime: bool = True  # files play at their own frame rate; false = as fast as possible
 
 
 @dataclass(frozen=True)

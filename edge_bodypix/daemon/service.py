@@ -30,6 +30,7 @@ from .systemd import Notifier
 
 log = logging.getLogger("edge_bodypix.daemon")
 STATUS_INTERVAL_S = 5.0
+REOPEN_FIRST_S = 0.25  # first wait before reopening a source that failed or stayed silent
 
 
 def pipelined(config: Config) -> bool:
@@ -222,21 +223,43 @@ class Service:
     def stop(self, *_args) -> None:
         self.stop_event.set()
 
+    def _wait(self, seconds: float) -> None:
+        """Sleep up to `seconds` (until stopped), pinging the watchdog at least once a second."""
+        deadline = time.monotonic() + seconds
+        while not self.stop_event.is_set():
+            self.notifier.watchdog()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop_event.wait(min(left, 1.0))
+
     def _open_source(self) -> bool:
-        """Open (or reopen) the source with exponential backoff; False if stopped meanwhile."""
-        delay = 0.25
+        """Open (or reopen) the source, backing off exponentially; False if stopped meanwhile.
+
+        The backoff carries over reopens that yield no frame (a zeroed file, a stream
+        that accepts and sends nothing) and resets only when a frame arrives, so such
+        a source cannot spin the loop; each state change is logged once.
+        """
+        if self._reopen_delay:
+            self.metrics.inc("source_reopens")
+            self._wait(self._reopen_delay)
         while not self.stop_event.is_set():
             try:
                 self.source.open()
-                log.info("source %s open", self.source.description)
+                if self._source_state != "silent":
+                    log.info("source %s open", self.source.description)
+                    self._source_state = "open"
+                self._reopen_delay = min(max(self._reopen_delay * 2, REOPEN_FIRST_S), self.config.source.reopen_max_s)
                 return True
             except SourceError as exc:
                 self.metrics.inc("errors", kind="source")
-                log.error("%s; retrying in %.1f s", exc, delay)
-                self.notifier.status(f"waiting for source: {exc}")
-                self.notifier.watchdog()
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, self.config.source.reopen_max_s)
+                if self._source_state != "failing":
+                    log.error("%s; retrying with backoff up to %.0f s", exc, self.config.source.reopen_max_s)
+                    self.notifier.status(f"waiting for source: {exc}")
+                self._source_state = "failing"
+                self._reopen_delay = min(max(self._reopen_delay * 2, REOPEN_FIRST_S), self.config.source.reopen_max_s)
+                self.metrics.set("source_reopen_delay_s", self._reopen_delay)
+                self._wait(self._reopen_delay)
         return False
 
     def _emit(self, frame: ProcessedFrame) -> None:
@@ -275,6 +298,7 @@ class Service:
         for output in self.outputs:
             output.start()
         self._ready, self._last_status, self._window_frames = False, time.monotonic(), 0
+        self._reopen_delay, self._source_state = 0.0, "closed"
         read_count = 0
         max_frames = self.config.service.max_frames
         try:
@@ -287,13 +311,26 @@ class Service:
                     if pending is not None:
                         self._complete(pending)
                         pending = None
+                    if getattr(self.source, "finite", False):
+                        log.info("source %s ended", self.source.description)
+                        break
                     self.metrics.inc("errors", kind="source_lost")
-                    log.warning("source %s ended or was lost; reopening", self.source.description)
+                    if self._source_state == "streaming":
+                        log.warning("source %s ended or was lost; reopening", self.source.description)
+                        self._source_state = "lost"
+                    elif self._source_state != "silent":
+                        log.warning("source %s opened but delivered no frame; reopening with backoff up to %.0f s",
+                                    self.source.description, self.config.source.reopen_max_s)
+                        self._source_state = "silent"
                     self.source.close()
                     if not self._open_source():
                         break
                     continue
                 self.metrics.inc("frames_in")
+                self._reopen_delay = 0.0  # a frame arrived: the next loss reopens at once
+                if self._source_state == "silent":
+                    log.info("source %s delivering frames", self.source.description)
+                self._source_state = "streaming"
                 read_count += 1
                 dropped = getattr(self.source, "dropped", 0)
                 if dropped != self.metrics.counter("frames_dropped"):

@@ -29,6 +29,11 @@ class FrameSource(abc.ABC):
 
     description: str = ""
 
+    @property
+    def finite(self) -> bool:
+        """True for a file played once: its end is the end of the run, not a loss to recover from."""
+        return False
+
     @abc.abstractmethod
     def open(self) -> None:
         """Open the device, file or stream; raise `SourceError` naming it when that fails."""

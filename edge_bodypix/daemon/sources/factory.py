@@ -14,6 +14,7 @@ def make_source(config: SourceConfig) -> FrameSource:
         from .picamera import Picamera2Source
 
         return PrefetchingSource(Picamera2Source(config.width, config.height, config.fps), drop_old=True)
-    source = OpenCVSource(config.uri, config.width, config.height, config.fps, loop=config.loop)
+    source = OpenCVSource(config.uri, config.width, config.height, config.fps, loop=config.loop,
+                          realtime=config.realtime)
     live = source.is_live
     return PrefetchingSource(source, drop_old=live)

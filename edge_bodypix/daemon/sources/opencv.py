@@ -34,6 +34,10 @@ class OpenCVSource(FrameSource):
         """Cameras and network streams produce frames whether read or not; files wait."""
         return self._is_device or "://" in self.uri or self.uri.startswith("nvarguscamerasrc") or "!" in self.uri
 
+    @property
+    def finite(self) -> bool:
+        return not self.is_live and not self.loop
+
     def open(self) -> None:
         self.close()
         target = int(self.uri) if self.uri.isdigit() else self.uri

@@ -28,6 +28,10 @@ class PrefetchingSource(FrameSource):
         self._stop = threading.Event()
         self.dropped = 0  # stale live frames discarded because processing fell behind
 
+    @property
+    def finite(self) -> bool:
+        return self.inner.finite
+
     def open(self) -> None:
         self.close()
         self.inner.open()
