@@ -124,7 +124,14 @@ class BodyPix:
     def input_size_for(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> Tuple[int, int]:
         """Model input size used for an image (fixed-size Edge TPU models always use their own)."""
         size = input_resolution(image_size, internal_resolution, self.output_stride)
-        return size if self.backend.resizable else self.backend.input_size
+        if not self.backend.resizable:
+            return self.backend.input_size
+        if min(size) < self.output_stride + 1:  # one output cell: nothing to interpolate between
+            raise InvalidParameterError(
+                f"image {image_size[1]}x{image_size[0]} at internal_resolution {internal_resolution!r} gives a "
+                f"{size[1]}x{size[0]} model input; BodyPix needs at least {self.output_stride + 1} pixels a side "
+                f"(a larger image or internal_resolution)")
+        return size
 
     def _plan(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> _FramePlan:
         input_size = self.input_size_for(image_size, internal_resolution)

@@ -130,6 +130,8 @@ def test_daemon_serves_protected_frames_metrics_health_and_stops_on_sigterm(daem
         while data.count(b"\xff\xd9") < 3:
             data += stream.read(65536)
     assert data.count(b"Content-Type: image/jpeg") >= 3
+    # every part says whether it is a fail-safe black frame, as snapshots do
+    assert data.count(b"X-Fully-Protected: ") >= 3 and data.count(b"X-Frame-Index: ") >= 3
     status, _, metrics = get(daemon.url("/metrics"))
     text = metrics.decode()
     for name in ("edge_bodypix_frames_in", "edge_bodypix_frames_out", "edge_bodypix_inference_latency_seconds_bucket",
@@ -437,3 +439,36 @@ def test_daemon_source_factory_reads_ahead():
     assert make_source(SourceConfig(uri=str(VIDEO))).drop_old is False
     assert make_source(SourceConfig(uri="/dev/video0")).drop_old is True
     assert make_source(SourceConfig(uri="rtsp://127.0.0.1/stream")).drop_old is True
+
+
+def test_an_ipv6_loopback_listen_address_serves(tmp_path):
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([SCRIPT, "serve", "--source", str(VIDEO), "--loop", "--http", f"[::1]:{port}",
+                                "--state-dir", str(tmp_path / "state")], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _, body = get(f"http://[::1]:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+                time.sleep(0.3)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_a_port_in_use_is_a_named_error_not_a_traceback(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([SCRIPT, "serve", "--source", str(VIDEO), "--http", f"127.0.0.1:{port}",
+                                 "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"http.listen = '127.0.0.1:{port}': cannot listen there (Address already in use)" in result.stderr
+    assert "Traceback" not in result.stderr

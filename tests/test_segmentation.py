@@ -217,3 +217,12 @@ def test_bad_images_are_rejected(net):
 def test_bad_load_arguments_are_rejected(kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
         edge_bodypix.load(**kwargs)
+
+
+@pytest.mark.parametrize("side", [2, 5, 16, 31])
+def test_tiny_images_get_a_named_error_not_an_exabyte_allocation(net, side):
+    # 2-31 px sides used to ask numpy for 3.47 EiB (MemoryError)
+    with pytest.raises(InvalidParameterError, match=f"image {side}x{side} at internal_resolution 'medium'.*at least 17"):
+        net.segment_person(np.zeros((side, side, 3), np.uint8))
+    if side > 16:  # at full resolution it is big enough
+        assert net.segment_person(np.zeros((side, side, 3), np.uint8), internal_resolution="full").data.shape == (side, side)

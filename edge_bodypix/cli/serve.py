@@ -69,6 +69,6 @@ def run(args) -> int:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     try:
         service = Service(config)
+        return service.run()
     except EdgeBodyPixError as exc:
         return fail(exc, 1)
-    return service.run()

@@ -10,6 +10,12 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from ...errors import EdgeBodyPixError
+
+
+class OutputError(EdgeBodyPixError):
+    """An output cannot start (an address in use, a folder that cannot be written)."""
+
 
 @dataclass
 class ProcessedFrame:

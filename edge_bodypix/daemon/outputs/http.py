@@ -10,17 +10,29 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from .base import Output, ProcessedFrame
+from .base import Output, OutputError, ProcessedFrame
 
 log = logging.getLogger(__name__)
 BOUNDARY = "edgebodypixframe"
+
+
+
+def frame_headers(frame: ProcessedFrame) -> List[Tuple[str, str]]:
+    """Headers every frame carries (snapshot responses and each MJPEG part): a client can tell
+    a fail-safe black frame (`X-Fully-Protected: 1`) from a normal one."""
+    return [("X-Frame-Index", str(frame.index)), ("X-Persons", str(frame.persons)),
+            ("X-Fully-Protected", "1" if frame.fully_protected else "0")]
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class HttpOutput(Output):
@@ -53,7 +65,12 @@ class HttpOutput(Output):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 output._handle(self)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        server_class = _IPv6Server if ":" in self.host else ThreadingHTTPServer
+        try:
+            self._server = server_class((self.host, self.port), Handler)
+        except OSError as exc:
+            where = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            raise OutputError(f"http.listen = {where!r}: cannot listen there ({exc.strerror or exc})") from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
         self._thread.start()
@@ -87,9 +104,8 @@ class HttpOutput(Output):
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         if frame is not None:  # which capture this is, for clients and tests
-            handler.send_header("X-Frame-Index", str(frame.index))
-            handler.send_header("X-Persons", str(frame.persons))
-            handler.send_header("X-Fully-Protected", "1" if frame.fully_protected else "0")
+            for name, value in frame_headers(frame):
+                handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.send_header("Cache-Control", "no-store")
         handler.end_headers()
@@ -146,7 +162,8 @@ class HttpOutput(Output):
                     continue
                 last_index = frame.index
                 data = frame.jpeg()
-                handler.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                part_headers = "".join(f"{name}: {value}\r\n" for name, value in frame_headers(frame))
+                handler.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n{part_headers}"
                                     f"Content-Length: {len(data)}\r\n\r\n".encode())
                 handler.wfile.write(data)
                 handler.wfile.write(b"\r\n")
