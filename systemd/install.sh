@@ -10,13 +10,28 @@ python=${1:-python3}
 if ! id edge-bodypix >/dev/null 2>&1; then
     useradd --system --home-dir /var/lib/edge-bodypix --shell /usr/sbin/nologin --groups video edge-bodypix
 fi
-"$python" -m venv /opt/edge-bodypix
+# The Pi camera's picamera2 comes from apt (python3-picamera2: its libcamera bindings are not on
+# PyPI); the venv can only see it with the system's site packages.
+venv_flags=""
+if "$python" -c "import picamera2" >/dev/null 2>&1; then
+    venv_flags="--system-site-packages"
+    echo "using the system's picamera2 (apt python3-picamera2) in the virtualenv"
+elif [ -e /proc/device-tree/model ] && grep -q "Raspberry Pi" /proc/device-tree/model 2>/dev/null; then
+    echo "note: for source.uri = \"picamera2\" run 'apt install python3-picamera2' first, then this script again"
+fi
+"$python" -m venv $venv_flags /opt/edge-bodypix
 /opt/edge-bodypix/bin/pip install --upgrade "$here/.."
 install -d -m 0755 /etc/edge-bodypix
-[ -f /etc/edge-bodypix/config.toml ] || install -m 0644 "$here/config.toml" /etc/edge-bodypix/config.toml
-install -d -o edge-bodypix -g edge-bodypix -m 0750 /var/lib/edge-bodypix /var/lib/edge-bodypix/models
+# The config can hold the HTTP token: readable by root and the service only.
+[ -f /etc/edge-bodypix/config.toml ] || install -m 0640 "$here/config.toml" /etc/edge-bodypix/config.toml
+chown root:edge-bodypix /etc/edge-bodypix/config.toml
+chmod 0640 /etc/edge-bodypix/config.toml
+install -d -o edge-bodypix -g edge-bodypix -m 0750 /var/lib/edge-bodypix
+# Models belong to root: the service can read them but not replace them (and load() checks their sha256).
+install -d -o root -g edge-bodypix -m 0750 /var/lib/edge-bodypix/models
 EDGE_BODYPIX_MODELS=/var/lib/edge-bodypix/models /opt/edge-bodypix/bin/edge-bodypix models fetch
-chown -R edge-bodypix:edge-bodypix /var/lib/edge-bodypix/models
+chown -R root:edge-bodypix /var/lib/edge-bodypix/models
+chmod -R u=rwX,g=rX,o= /var/lib/edge-bodypix/models
 /opt/edge-bodypix/bin/edge-bodypix serve --check-config --config /etc/edge-bodypix/config.toml
 install -m 0644 "$here/edge-bodypix.service" /etc/systemd/system/edge-bodypix.service
 systemctl daemon-reload

@@ -30,6 +30,7 @@ from .systemd import Notifier
 
 log = logging.getLogger("edge_bodypix.daemon")
 STATUS_INTERVAL_S = 5.0
+NO_SOURCE_FRAME_S = 1.0  # while no frame comes, publish a black frame this often
 REOPEN_FIRST_S = 0.25  # first wait before reopening a source that failed or stayed silent
 
 
@@ -223,11 +224,27 @@ class Service:
     def stop(self, *_args) -> None:
         self.stop_event.set()
 
+    def _source_waiting(self) -> bool:
+        """While no frame comes (a stalled read, a reopen backoff): ping the watchdog, publish a black
+        "no source" frame once a second, and say whether to keep waiting (False once stopped)."""
+        self.notifier.watchdog()
+        if self.stop_event.is_set():
+            return False
+        now = time.monotonic()
+        if now - self._last_output >= NO_SOURCE_FRAME_S:
+            shape = self.processor.frame_shape or (self.config.source.height, self.config.source.width)
+            self._emit(ProcessedFrame(np.zeros(tuple(shape) + (3,), np.uint8), now, self.frames, -1, True,
+                                      self.config.http.jpeg_quality))
+            self.metrics.inc("frames_no_source")
+            self.notifier.status(f"no source: waiting for {self.source.description}")
+            self._last_output = now
+        return True
+
     def _wait(self, seconds: float) -> None:
         """Sleep up to `seconds` (until stopped), pinging the watchdog at least once a second."""
         deadline = time.monotonic() + seconds
         while not self.stop_event.is_set():
-            self.notifier.watchdog()
+            self._source_waiting()
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -278,6 +295,7 @@ class Service:
         now = time.monotonic()
         self.metrics.observe("end_to_end", now - pending.frame.timestamp)
         self.frames += 1
+        self._last_output = now
         self._window_frames += 1
         self.notifier.watchdog()
         if not self._ready:
@@ -299,6 +317,9 @@ class Service:
             output.start()
         self._ready, self._last_status, self._window_frames = False, time.monotonic(), 0
         self._reopen_delay, self._source_state = 0.0, "closed"
+        self._last_output = time.monotonic()
+        if hasattr(self.source, "set_waiting_hook"):
+            self.source.set_waiting_hook(self._source_waiting)
         read_count = 0
         max_frames = self.config.service.max_frames
         try:

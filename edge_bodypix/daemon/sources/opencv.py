@@ -10,6 +10,9 @@ import cv2
 from .base import Frame, FrameSource, SourceError
 
 
+STREAM_TIMEOUT_S = 4.0  # open and read timeout of network streams
+
+
 class OpenCVSource(FrameSource):
     """`uri`: a device path (/dev/video0), a device number ("0"), a file or a stream URL.
 
@@ -42,7 +45,14 @@ class OpenCVSource(FrameSource):
         self.close()
         target = int(self.uri) if self.uri.isdigit() else self.uri
         backend = cv2.CAP_V4L2 if self._is_device and hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY
-        capture = cv2.VideoCapture(target, backend)
+        if self.is_live and "://" in self.uri:
+            # a stream that accepts and never answers must not hold the loop (or SIGTERM) for
+            # FFmpeg's default 30 s: bounded open and read timeouts
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(STREAM_TIMEOUT_S * 1000),
+                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(STREAM_TIMEOUT_S * 1000)]
+            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, timeouts)
+        else:
+            capture = cv2.VideoCapture(target, backend)
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"cannot open video source {self.uri!r} (missing device, file or stream?)")

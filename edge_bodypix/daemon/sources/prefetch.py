@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 from .base import Frame, FrameSource
 
@@ -27,6 +27,12 @@ class PrefetchingSource(FrameSource):
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self.dropped = 0  # stale live frames discarded because processing fell behind
+        self._waiting: Optional[Callable[[], bool]] = None
+
+    def set_waiting_hook(self, hook: Optional[Callable[[], bool]]) -> None:
+        """Called about once a second while `read` waits for a frame; returning False ends the wait
+        (read returns None). The daemon pings its watchdog and publishes black frames from it."""
+        self._waiting = hook
 
     @property
     def finite(self) -> bool:
@@ -70,12 +76,17 @@ class PrefetchingSource(FrameSource):
             except queue.Empty:
                 if self._thread is None or not self._thread.is_alive():
                     return None
+                if self._waiting is not None and not self._waiting():
+                    return None
                 continue
             return None if item is _END else item
 
     def close(self) -> None:
         self._stop.set()
+        stuck = False
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=2)
+            stuck = self._thread.is_alive()  # blocked in a read that never returns
             self._thread = None
-        self.inner.close()
+        if not stuck:  # never release a capture another thread is still reading
+            self.inner.close()
