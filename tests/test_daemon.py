@@ -155,7 +155,9 @@ def test_daemon_requires_a_token_beyond_loopback_and_checks_it(tmp_path):
         assert denied.value.code == 401
         status, _, _ = get(instance.url("/snapshot.jpg?token=s3cret"))
         assert status == 200
-        assert get(instance.url("/healthz"))[0] == 200  # health stays open for probes
+        status, _, body = get(instance.url("/healthz"))  # health stays open for probes...
+        assert status == 200 and set(json.loads(body)) == {"status", "last_frame_age_s"}  # ...but tells no counts
+        assert "frames" in json.loads(get(instance.url("/healthz?token=s3cret"))[2])
     finally:
         assert instance.stop() == 0
 
@@ -472,3 +474,27 @@ def test_a_port_in_use_is_a_named_error_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert f"http.listen = '127.0.0.1:{port}': cannot listen there (Address already in use)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_flood_of_idle_connections_is_bounded_and_cannot_lock_out_healthz(daemon):
+    from edge_bodypix.daemon.outputs.http import IDLE_TIMEOUT_S, MAX_CLIENTS
+
+    assert daemon.wait_for("READY=1"), daemon.messages
+    threads_before = len(os.listdir(f"/proc/{daemon.process.pid}/task"))
+    idle = []
+    try:
+        for _ in range(80):  # under TasksMax=64 this used to fail every request, /healthz included
+            connection = socket.create_connection(("127.0.0.1", daemon.port))
+            idle.append(connection)
+        time.sleep(1)
+        threads_during = len(os.listdir(f"/proc/{daemon.process.pid}/task"))
+        assert threads_during <= threads_before + MAX_CLIENTS + 2
+        with pytest.raises(urllib.error.HTTPError) as busy:  # answered at once, not hung
+            get(daemon.url("/healthz"), timeout=3)
+        assert busy.value.code == 503
+        time.sleep(IDLE_TIMEOUT_S + 1)  # idle clients are dropped
+        status, _, body = get(daemon.url("/healthz"), timeout=5)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+    finally:
+        for connection in idle:
+            connection.close()

@@ -31,7 +31,47 @@ def frame_headers(frame: ProcessedFrame) -> List[Tuple[str, str]]:
     return [("X-Frame-Index", str(frame.index)), ("X-Persons", str(frame.persons)),
             ("X-Fully-Protected", "1" if frame.fully_protected else "0")]
 
-class _IPv6Server(ThreadingHTTPServer):
+MAX_CLIENTS = 16  # concurrent connections (one thread each), well under the unit's TasksMax=64
+IDLE_TIMEOUT_S = 5.0  # a client silent this long (no request, or not reading its stream) is dropped
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 5\r\n\r\n"
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, but at most MAX_CLIENTS of them: further connections get a
+    503 from the accepting thread at once, before any thread or buffer is spent on them."""
+
+    daemon_threads = True
+    request_queue_size = 64  # a burst is accepted (and, past the limit, refused) at once, not left in SYN retries
+
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.rejected = 0
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self.rejected += 1
+            try:
+                request.settimeout(0.5)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _IPv6Server(_BoundedServer):
     address_family = socket.AF_INET6
 
 
@@ -58,6 +98,7 @@ class HttpOutput(Output):
         class Handler(BaseHTTPRequestHandler):
             server_version = "edge-bodypix"
             protocol_version = "HTTP/1.1"
+            timeout = IDLE_TIMEOUT_S
 
             def log_message(self, fmt, *args):  # route access logs to our logger
                 log.debug("http %s - %s", self.address_string(), fmt % args)
@@ -65,7 +106,7 @@ class HttpOutput(Output):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 output._handle(self)
 
-        server_class = _IPv6Server if ":" in self.host else ThreadingHTTPServer
+        server_class = _IPv6Server if ":" in self.host else _BoundedServer
         try:
             self._server = server_class((self.host, self.port), Handler)
         except OSError as exc:
@@ -118,7 +159,7 @@ class HttpOutput(Output):
             self._send(handler, HTTPStatus.UNAUTHORIZED, b"token required\n", "text/plain")
             return
         if url.path == "/healthz":
-            self._healthz(handler)
+            self._healthz(handler, detailed=self._authorised(handler, query))
         elif url.path == "/metrics":
             body = self.metrics.render().encode() if self.metrics else b""
             self._send(handler, HTTPStatus.OK, body, "text/plain; version=0.0.4")
@@ -133,12 +174,13 @@ class HttpOutput(Output):
         else:
             self._send(handler, HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-    def _healthz(self, handler) -> None:
+    def _healthz(self, handler, detailed: bool = True) -> None:
+        """Status for probes (open to all); frame counts and model only with the token."""
         frame = self._latest
         age = time.monotonic() - frame.timestamp if frame else None
         healthy = age is not None and age <= self.stale_after_s
         body = {"status": "ok" if healthy else "stale", "last_frame_age_s": None if age is None else round(age, 3)}
-        if self.health:
+        if self.health and detailed:
             body.update(self.health())
         status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
         self._send(handler, status, (json.dumps(body) + "\n").encode(), "application/json")
