@@ -144,10 +144,21 @@ def test_effects_are_written_next_to_the_masks(tmp_path):
     result = run_cli("segment", PHOTOS["two"], *args, "--json", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout)["images"][0]["outputs"]
+    # no output overwrites another: the effects named "mask" and "parts" have files of their own
+    assert len(set(outputs.values())) == len(outputs) == len(effects) + 1
+    binary = cv2.imread(outputs["mask"], cv2.IMREAD_UNCHANGED)
+    assert binary.ndim == 2 and set(np.unique(binary)) == {0, 255}
     original = cv2.imread(str(PHOTOS["two"]), cv2.IMREAD_COLOR)
     for effect in effects:
-        written = cv2.imread(outputs[effect], cv2.IMREAD_COLOR)
+        written = cv2.imread(outputs[f"effect:{effect}"], cv2.IMREAD_COLOR)
         assert written.shape == original.shape
         assert not np.array_equal(written, original), effect
     bad = run_cli("segment", PHOTOS["two"], "--effect", "sepia", "--output-dir", tmp_path)
     assert bad.returncode == 2 and "invalid choice: 'sepia'" in bad.stderr
+
+
+def test_version_is_printed():
+    import edge_bodypix
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"edge-bodypix {edge_bodypix.__version__}"

@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from .. import __version__
 from . import bench as bench_command
 from . import convert as convert_command
 from . import models as models_command
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="BodyPix 2.0 person and body-part segmentation on embedded hardware.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--version", action="version", version=f"edge-bodypix {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     segment_command.add_parser(commands)

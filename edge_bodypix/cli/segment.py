@@ -123,9 +123,9 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
     if args.effect:
         parts_result = result if args.parts else net.segment_person_parts(image, **config)
         person_result = PersonSegmentation(result.width, result.height, mask, result.all_poses)
-        for effect in args.effect:
-            outputs[effect] = str(args.output_dir / f"{stem}.{effect}.png")
-            write_png(Path(outputs[effect]), EFFECTS[effect](image, person_result, parts_result))
+        for effect in dict.fromkeys(args.effect):  # effect names ("mask", "parts") must not reuse the mask files
+            outputs[f"effect:{effect}"] = str(args.output_dir / f"{stem}.effect-{effect}.png")
+            write_png(Path(outputs[f"effect:{effect}"]), EFFECTS[effect](image, person_result, parts_result))
     poses = result.all_poses
     if args.multi:
         method = net.segment_multi_person_parts if args.parts else net.segment_multi_person
@@ -192,7 +192,8 @@ def print_summary(summary: Dict[str, Any], stream=None) -> None:
     for record in summary["images"]:
         t = record["timings_ms"]
         size = "x".join(str(v) for v in reversed(record["input_size"]))
-        people = f", {len(record['people'])} people" if "people" in record else ""
+        count = len(record.get("people", ()))
+        people = f", {count} {'person' if count == 1 else 'people'}" if "people" in record else ""
         print(
             f"{record['image']}: person {record['person_fraction']:.1%}{people}, input {size}, "
             f"pre {t['preprocess']:.1f} ms, inference {t['inference']:.1f} ms, post {t['postprocess']:.1f} ms "
