@@ -162,3 +162,16 @@ def test_version_is_printed():
 
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"edge-bodypix {edge_bodypix.__version__}"
+
+
+def test_segment_and_serve_share_one_exit_code_convention(tmp_path):
+    # 2: the request is wrong (no such model); 1: a valid request failed (a damaged model file)
+    for command in (["segment", PHOTOS["one"], "--output-dir", tmp_path], ["serve", "--http", "",
+                    "--source", PHOTOS["one"], "--state-dir", tmp_path / "state"]):
+        missing = run_cli(*command, "--model", "/nowhere/model.tflite")
+        assert missing.returncode == 2 and "does not exist" in missing.stderr, command
+        damaged = tmp_path / "bodypix_mobilenet_v1_075_720_1280_16_quant.tflite"
+        damaged.write_bytes(b"TFL3" * 1000)
+        broken = run_cli(*command, "--model", damaged)
+        assert broken.returncode == 1 and "does not match the catalogue" in broken.stderr, command
+        assert "Traceback" not in missing.stderr + broken.stderr

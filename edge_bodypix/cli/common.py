@@ -45,6 +45,16 @@ def positive_int_arg(text: str) -> int:
     return value
 
 
+def exit_code(error: BaseException) -> int:
+    """The one convention of every command: 2 when the request itself is wrong (an option, a
+    config key, a model name or path that does not exist), 1 when a valid request failed while
+    running (a damaged model, an unreadable image, a camera or port that cannot be used)."""
+    from ..errors import InvalidParameterError, ModelNotFoundError
+
+    wrong_request = (InvalidParameterError, ModelNotFoundError)
+    return 2 if isinstance(error, wrong_request) or type(error).__name__ == "ConfigError" else 1
+
+
 def fail(error: Union[EdgeBodyPixError, str], code: int = 2) -> int:
     """Print an error line to stderr and return the exit code."""
     print(f"edge-bodypix: error: {error}", file=sys.stderr)

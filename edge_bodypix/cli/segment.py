@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Set
 import cv2
 import numpy as np
 
-from .common import fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
+from .common import exit_code, fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..results import PersonSegmentation
 from ..privacy import anonymize
@@ -160,7 +160,7 @@ def run(args) -> int:
     try:
         net = load(model=args.model, num_threads=args.threads, models_dir=args.models_dir, backend=args.backend)
     except EdgeBodyPixError as exc:
-        return fail(exc)
+        return fail(exc, exit_code(exc))
     records: List[Dict[str, Any]] = []
     failures: List[Dict[str, str]] = []
     used: Set[str] = set()

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Dict
 
 from ..errors import EdgeBodyPixError
-from .common import fail, positive_int_arg
+from .common import exit_code, fail, positive_int_arg
 
 
 def add_parser(commands) -> None:
@@ -71,4 +71,4 @@ def run(args) -> int:
         service = Service(config)
         return service.run()
     except EdgeBodyPixError as exc:
-        return fail(exc, 1)
+        return fail(exc, exit_code(exc))
