@@ -53,3 +53,10 @@ def test_pixelation_refuses_a_nan_cell_width(scene):
     mask = np.zeros(scene["image"].shape, np.uint8)
     with pytest.raises(InvalidParameterError, match="pixel_cell_width nan is not a finite number"):
         draw_pixelated_mask(scene["image"], mask, pixel_cell_width=math.nan)
+
+
+@pytest.mark.parametrize("color, message", [((300, 0, 0), r"fill_color\[0\] 300"), ((0, 0), "three numbers"),
+                                            ("red", "three numbers"), ((0, math.nan, 0), r"fill_color\[1\] nan")])
+def test_an_invalid_fill_color_is_a_named_error_not_a_black_frame(scene, color, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        anonymize(scene["image"], scene["person"], target="persons", method="fill", fill_color=color)

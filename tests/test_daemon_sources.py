@@ -9,23 +9,10 @@ import time
 import pytest
 
 from conftest import SHARED
+from test_daemon import Collector
 
 STREET = SHARED / "videos" / "mmpose_demo_street_pedestrians.mp4"  # 5 frames at 5 fps
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
-
-
-class Collector:
-    def __init__(self):
-        self.frames = []
-
-    def start(self):
-        pass
-
-    def write(self, frame):
-        self.frames.append(frame)
-
-    def stop(self):
-        pass
 
 
 def silent_video(tmp_path):

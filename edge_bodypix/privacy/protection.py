@@ -77,6 +77,14 @@ def _pixelate(window: np.ndarray, cell: float) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
+def check_fill_color(fill_color: object) -> np.ndarray:
+    """An RGB colour: three whole numbers in [0, 255] (a bad one used to black out the whole frame)."""
+    if isinstance(fill_color, (str, bytes)) or not hasattr(fill_color, "__len__") or len(fill_color) != 3:
+        raise InvalidParameterError(f"fill_color {fill_color!r} must be three numbers (R, G, B) in [0, 255]")
+    return np.array([check_number(f"fill_color[{i}]", c, 0, 255, integer=True) for i, c in enumerate(fill_color)],
+                    dtype=np.uint8)
+
+
 def apply_protection(
     image: np.ndarray, region: np.ndarray, method: str = "blur", strength: Optional[float] = None,
     fill_color: Sequence[int] = (0, 0, 0),
@@ -93,7 +101,7 @@ def apply_protection(
     value = _check_method(method, strength, image.shape)
     result = image.copy()
     if method == "fill":
-        color = np.asarray(fill_color, dtype=np.uint8)[:3]
+        color = check_fill_color(fill_color)
         for y0, y1, x0, x1 in region_boxes(region):
             np.copyto(result[y0:y1, x0:x1], color, where=region[y0:y1, x0:x1, None])
         return result
@@ -163,6 +171,7 @@ def anonymize(
     """
     image = check_image(image)
     _check_method(method, strength, image.shape)
+    check_fill_color(fill_color)
     margin = default_margin(image.shape) if margin_px is None else margin_px
     region = protected_region(result, target, margin, min_keypoint_score, shape=image.shape[:2])
     if region.shape != image.shape[:2]:
