@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, ROOT, SHARED
 
 # the console script installed beside this interpreter (pip install -e .)
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
@@ -175,3 +175,20 @@ def test_segment_and_serve_share_one_exit_code_convention(tmp_path):
         broken = run_cli(*command, "--model", damaged)
         assert broken.returncode == 1 and "does not match the catalogue" in broken.stderr, command
         assert "Traceback" not in missing.stderr + broken.stderr
+
+
+@pytest.mark.parametrize("kind", ["truncated", "random"])
+def test_a_damaged_onnx_model_is_an_error_line_not_a_traceback(tmp_path, kind):
+    pytest.importorskip("onnx")
+    source = (SHARED / "models" / "onnx").glob("*stride16*.onnx")
+    data = next(source).read_bytes()[:3000] if kind == "truncated" else np.random.default_rng(1).bytes(3000)
+    model = tmp_path / f"{kind}.onnx"
+    model.write_bytes(data)
+    for command in (["segment", PHOTOS["two"], "--output-dir", tmp_path],
+                    ["serve", "--http", "", "--source", PHOTOS["two"], "--state-dir", tmp_path / "state"]):
+        result = run_cli(*command, "--model", model, "--backend", "onnxruntime")
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        # serve refuses it one step earlier: a model with no known checksum is not trusted for privacy
+        reason = "no checksum is known" if command[0] == "serve" else "not a readable ONNX model"
+        assert f"{model}: {reason}" in result.stderr

@@ -41,7 +41,11 @@ def explicit_same_padding(path: str) -> Optional[bytes]:
         from onnx import helper
     except ImportError:
         return None
-    model = onnx.load(path)
+    try:
+        model = onnx.load(path)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: a damaged or foreign file
+        raise ModelFormatError(f"{path}: not a readable ONNX model (truncated or corrupt?): "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     if not needs_explicit_padding(model):
         return None
     for node in model.graph.node:
