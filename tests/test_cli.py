@@ -192,3 +192,23 @@ def test_a_damaged_onnx_model_is_an_error_line_not_a_traceback(tmp_path, kind):
         # serve refuses it one step earlier: a model with no known checksum is not trusted for privacy
         reason = "no checksum is known" if command[0] == "serve" else "not a readable ONNX model"
         assert f"{model}: {reason}" in result.stderr
+
+
+def test_models_verify_with_nothing_installed_says_so_and_fails(tmp_path):
+    empty = {**os.environ, "EDGE_BODYPIX_MODELS": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run([SCRIPT, "models", "verify"], capture_output=True, text=True, env=empty, timeout=60)
+    assert result.returncode == 1 and "no catalogue model is installed" in result.stderr
+
+
+def test_models_fetch_detects_a_damaged_install_and_keeps_it_until_a_good_copy_arrives(tmp_path):
+    from test_model_integrity import corrupted_copy
+
+    damaged = corrupted_copy(tmp_path / "coral")
+    before = damaged.read_bytes()
+    offline = {**os.environ, "EDGE_BODYPIX_MODELS": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+               "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    result = subprocess.run([SCRIPT, "models", "fetch", "--dir", str(tmp_path)], capture_output=True, text=True,
+                            env=offline, timeout=120)
+    assert f"{damaged} is damaged" in result.stderr and "downloading it again" in result.stderr
+    assert result.returncode == 1  # no network here: the repair fails, and says so
+    assert damaged.read_bytes() == before  # nothing half-written in its place

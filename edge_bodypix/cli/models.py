@@ -59,7 +59,7 @@ def run_list(args) -> int:
 
 
 def run_fetch(args) -> int:
-    from ..models import fetch, load_catalogue
+    from ..models import fetch, load_catalogue, verify
 
     catalogue = load_catalogue()
     try:
@@ -69,7 +69,14 @@ def run_fetch(args) -> int:
     status = 0
     for spec in specs:
         try:
-            path = fetch(spec, args.dir, force=args.force, progress=sys.stderr)
+            force = args.force
+            if not force:
+                found = verify(spec, [args.dir] if args.dir else None)
+                if found.status == "mismatch":  # a damaged install is repaired, not reported as present
+                    print(f"{spec.name}: {found.path} is damaged ({found.detail}); downloading it again",
+                          file=sys.stderr)
+                    force = True
+            path = fetch(spec, args.dir, force=force, progress=sys.stderr)
             print(f"{spec.name}: {path}")
         except EdgeBodyPixError as exc:
             status = fail(exc, 1)
@@ -85,13 +92,21 @@ def run_verify(args) -> int:
     except EdgeBodyPixError as exc:
         return fail(exc)
     status = 0
+    checked = 0
     for spec in specs:
         result = verify(spec)
         if result.status == "missing" and not args.names:
             continue
+        checked += 1
         detail = f" ({result.detail})" if result.detail else ""
         where = f" {result.path}" if result.path else ""
         print(f"{spec.name}: {result.status}{where}{detail}")
         if result.status in ("mismatch", "missing"):
             status = 1
+    if not checked:
+        from ..models import search_dirs
+
+        looked = ", ".join(str(d) for d in search_dirs())
+        return fail(f"no catalogue model is installed (looked in {looked}); get the default with: "
+                    f"edge-bodypix models fetch", 1)
     return status
