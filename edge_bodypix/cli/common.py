@@ -49,10 +49,10 @@ def exit_code(error: BaseException) -> int:
     """The one convention of every command: 2 when the request itself is wrong (an option, a
     config key, a model name or path that does not exist), 1 when a valid request failed while
     running (a damaged model, an unreadable image, a camera or port that cannot be used)."""
+    from ..daemon.config import ConfigError
     from ..errors import InvalidParameterError, ModelNotFoundError
 
-    wrong_request = (InvalidParameterError, ModelNotFoundError)
-    return 2 if isinstance(error, wrong_request) or type(error).__name__ == "ConfigError" else 1
+    return 2 if isinstance(error, (InvalidParameterError, ModelNotFoundError, ConfigError)) else 1
 
 
 def fail(error: Union[EdgeBodyPixError, str], code: int = 2) -> int:

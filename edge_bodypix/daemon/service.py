@@ -250,6 +250,11 @@ class Service:
                 return
             self.stop_event.wait(min(left, 1.0))
 
+    def _back_off(self) -> None:
+        """Double the wait before the next reopen, from REOPEN_FIRST_S up to source.reopen_max_s."""
+        self._reopen_delay = min(max(self._reopen_delay * 2, REOPEN_FIRST_S), self.config.source.reopen_max_s)
+        self.metrics.set("source_reopen_delay_s", self._reopen_delay)
+
     def _open_source(self) -> bool:
         """Open (or reopen) the source, backing off exponentially; False if stopped meanwhile.
 
@@ -266,7 +271,7 @@ class Service:
                 if self._source_state != "silent":
                     log.info("source %s open", self.source.description)
                     self._source_state = "open"
-                self._reopen_delay = min(max(self._reopen_delay * 2, REOPEN_FIRST_S), self.config.source.reopen_max_s)
+                self._back_off()  # armed for a source that opens but sends nothing; a frame disarms it
                 return True
             except SourceError as exc:
                 self.metrics.inc("errors", kind="source")
@@ -274,8 +279,7 @@ class Service:
                     log.error("%s; retrying with backoff up to %.0f s", exc, self.config.source.reopen_max_s)
                     self.notifier.status(f"waiting for source: {exc}")
                 self._source_state = "failing"
-                self._reopen_delay = min(max(self._reopen_delay * 2, REOPEN_FIRST_S), self.config.source.reopen_max_s)
-                self.metrics.set("source_reopen_delay_s", self._reopen_delay)
+                self._back_off()
                 self._wait(self._reopen_delay)
         return False
 

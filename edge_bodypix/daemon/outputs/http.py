@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 BOUNDARY = "edgebodypixframe"
 
 
-
 def frame_headers(frame: ProcessedFrame) -> List[Tuple[str, str]]:
     """Headers every frame carries (snapshot responses and each MJPEG part): a client can tell
     a fail-safe black frame (`X-Fully-Protected: 1`) from a normal one."""
     return [("X-Frame-Index", str(frame.index)), ("X-Persons", str(frame.persons)),
             ("X-Fully-Protected", "1" if frame.fully_protected else "0")]
+
 
 MAX_CLIENTS = 16  # concurrent connections (one thread each), well under the unit's TasksMax=64
 IDLE_TIMEOUT_S = 5.0  # a client silent this long (no request, or not reading its stream) is dropped
@@ -45,12 +45,10 @@ class _BoundedServer(ThreadingHTTPServer):
 
     def __init__(self, *args, **kwargs):
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
-        self.rejected = 0
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
         if not self._slots.acquire(blocking=False):
-            self.rejected += 1
             try:
                 request.settimeout(0.5)
                 request.sendall(_BUSY)
@@ -112,7 +110,6 @@ class HttpOutput(Output):
         except OSError as exc:
             where = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
             raise OutputError(f"http.listen = {where!r}: cannot listen there ({exc.strerror or exc})") from exc
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
         self._thread.start()
         log.info("HTTP on http://%s:%d (/stream.mjpg, /snapshot.jpg, /metrics, /healthz)", *self.address[:2])
