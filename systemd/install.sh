@@ -3,7 +3,8 @@
 #   sh systemd/install.sh [PYTHON]
 # Creates the edge-bodypix user (video group), a virtualenv in /opt/edge-bodypix, the unit and
 # /etc/edge-bodypix/config.toml (kept if present), fetches the default model into the state
-# directory, validates the configuration and starts the service.
+# directory, validates the configuration (model, source, the addresses of service.ip_address_allow),
+# writes the unit and its network drop-in, and starts the service. Run it again after editing the config.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 python=${1:-python3}
@@ -34,6 +35,10 @@ chown -R root:edge-bodypix /var/lib/edge-bodypix/models
 chmod -R u=rwX,g=rX,o= /var/lib/edge-bodypix/models
 /opt/edge-bodypix/bin/edge-bodypix serve --check-config --config /etc/edge-bodypix/config.toml
 install -m 0644 "$here/edge-bodypix.service" /etc/systemd/system/edge-bodypix.service
+# service.ip_address_allow (network cameras, LAN clients) as the unit's IPAddressAllow=
+install -d -m 0755 /etc/systemd/system/edge-bodypix.service.d
+/opt/edge-bodypix/bin/edge-bodypix serve --systemd-dropin --config /etc/edge-bodypix/config.toml \
+    > /etc/systemd/system/edge-bodypix.service.d/network.conf
 systemctl daemon-reload
 systemctl enable --now edge-bodypix.service
 systemctl --no-pager status edge-bodypix.service || true

@@ -103,6 +103,13 @@ def test_a_failing_effect_returns_a_fully_protected_frame(scene, monkeypatch):
     assert out.shape == scene["image"].shape and not out.any()  # black, never the original
 
 
+@pytest.mark.parametrize("target", ["faces", "persons", "background"])
+def test_a_result_from_another_image_size_is_a_named_error(scene, target):
+    small = cv2.resize(scene["image"], (200, 150))
+    with pytest.raises(InvalidParameterError, match=r"result is for a 640x480 image, not this 200x150 one"):
+        eb.anonymize(small, scene["parts"], target)
+
+
 def test_protect_everything_never_returns_the_input(scene):
     image = scene["image"]
     assert not protect_everything(image).any()

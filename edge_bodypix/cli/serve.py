@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any, Dict
 
 from ..errors import EdgeBodyPixError
@@ -18,7 +20,10 @@ def add_parser(commands) -> None:
         f"Settings come from {DEFAULT_CONFIG_PATH} (when present) or --config; flags override them.",
     )
     parser.add_argument("--config", metavar="PATH", help=f"TOML configuration (default {DEFAULT_CONFIG_PATH})")
-    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the configuration, the model, the source and the unit's address list, then exit")
+    parser.add_argument("--systemd-dropin", action="store_true",
+                        help="print the unit drop-in for service.ip_address_allow and exit (systemd/install.sh uses it)")
     parser.add_argument("--source", metavar="PATH_OR_DEVICE_OR_URL", help="/dev/video0, picamera2, a file or a URL")
     parser.add_argument("--loop", action="store_true", default=None,
                         help="restart file sources at their end (without it a file is processed once, then exit 0)")
@@ -61,9 +66,29 @@ def run(args) -> int:
         config = load_config(args.config, overrides(args))
     except ConfigError as exc:
         return fail(exc)
+    if args.systemd_dropin:
+        from ..daemon.network import dropin
+
+        print(dropin(config, args.config or ""), end="")
+        return 0
     if args.check_config:
+        from ..daemon.preflight import preflight
+
+        report = preflight(config)
+        for warning in report.warnings:
+            print(f"edge-bodypix: warning: {warning}", file=sys.stderr)
+        for error in report.errors[:-1]:
+            fail(error)
+        if not report.ok:
+            return fail(report.errors[-1])
         print("configuration ok")
         return 0
+    if os.environ.get("INVOCATION_ID"):  # started by systemd: the unit's address list applies
+        from ..daemon.network import blocked
+
+        problems = blocked(config)
+        if problems:
+            return fail(ConfigError("; ".join(problems)))
     logging.getLogger().setLevel(config.service.log_level.upper())
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

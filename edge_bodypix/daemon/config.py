@@ -93,6 +93,8 @@ class ServiceConfig:
     state_directory: str = "/var/lib/edge-bodypix"
     log_level: str = "info"
     max_frames: int = 0  # stop after this many frames (benchmarks, tests); 0 = run forever
+    # systemd's IPAddressAllow= for the unit (daemon/network.py): cameras and clients beyond these are blocked
+    ip_address_allow: str = "localhost"
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,9 @@ def validate(config: Config) -> Config:
     check(e.interval_s > 0, f"events.interval_s = {e.interval_s}: must be > 0")
     check(v.log_level in LOG_LEVELS, f"service.log_level = {v.log_level!r}: allowed values are {', '.join(LOG_LEVELS)}")
     check(v.max_frames >= 0, f"service.max_frames = {v.max_frames}: must be >= 0")
+    from .network import parse_allow  # noqa: PLC0415 - network.py builds on this module
+
+    parse_allow(v.ip_address_allow)
     return config
 
 

@@ -174,8 +174,6 @@ def anonymize(
     check_fill_color(fill_color)
     margin = default_margin(image.shape) if margin_px is None else margin_px
     region = protected_region(result, target, margin, min_keypoint_score, shape=image.shape[:2])
-    if region.shape != image.shape[:2]:
-        raise InvalidParameterError(f"result is for a {region.shape} image, not {image.shape[:2]}")
     try:
         return apply_protection(image, region, method, strength, fill_color)
     except EdgeBodyPixError:

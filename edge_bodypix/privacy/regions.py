@@ -120,6 +120,11 @@ def protected_region(
         if not items:
             raise InvalidParameterError("an empty result list needs the image shape")
         shape = items[0].data.shape
+    for item in items:
+        if tuple(item.data.shape[:2]) != tuple(shape[:2]):
+            raise InvalidParameterError(
+                f"result is for a {item.data.shape[1]}x{item.data.shape[0]} image, not this "
+                f"{shape[1]}x{shape[0]} one: segment the image that is being protected")
     if target == "faces":
         return _grow(face_region(items, shape, min_keypoint_score), margin)
     persons = person_region(items, shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -13,6 +14,24 @@ from ...errors import EdgeBodyPixError
 
 class SourceError(EdgeBodyPixError):
     """A source cannot be opened (missing device, unreachable stream, missing library)."""
+
+
+def source_kind(uri: str) -> str:
+    """What `source.uri` names: "picamera2", "device", "stream" (a URL), "pipeline" (GStreamer) or "file"."""
+    if uri == "picamera2":
+        return "picamera2"
+    if uri.isdigit() or uri.startswith("/dev/video"):
+        return "device"
+    if "://" in uri:
+        return "stream"
+    if "!" in uri or uri.startswith("nvarguscamerasrc"):
+        return "pipeline"
+    return "file"
+
+
+def stream_host(uri: str) -> Optional[str]:
+    """The host of a stream URL (rtsp://user:pw@192.168.1.20:554/x -> 192.168.1.20), else None."""
+    return urlsplit(uri).hostname if source_kind(uri) == "stream" else None
 
 
 @dataclass

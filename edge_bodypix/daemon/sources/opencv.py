@@ -7,7 +7,7 @@ from typing import Optional
 
 import cv2
 
-from .base import Frame, FrameSource, SourceError
+from .base import Frame, FrameSource, SourceError, source_kind
 
 
 STREAM_TIMEOUT_S = 4.0  # open and read timeout of network streams
@@ -29,13 +29,14 @@ class OpenCVSource(FrameSource):
         self.description = f"opencv:{uri}"
         self._capture: Optional[cv2.VideoCapture] = None
         self._index = 0
-        self._is_device = uri.isdigit() or uri.startswith("/dev/video")
+        self._kind = source_kind(uri)
+        self._is_device = self._kind == "device"
         self._next_time = 0.0
 
     @property
     def is_live(self) -> bool:
         """Cameras and network streams produce frames whether read or not; files wait."""
-        return self._is_device or "://" in self.uri or self.uri.startswith("nvarguscamerasrc") or "!" in self.uri
+        return self._kind != "file"
 
     @property
     def finite(self) -> bool:
@@ -45,7 +46,7 @@ class OpenCVSource(FrameSource):
         self.close()
         target = int(self.uri) if self.uri.isdigit() else self.uri
         backend = cv2.CAP_V4L2 if self._is_device and hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY
-        if self.is_live and "://" in self.uri:
+        if self._kind == "stream":
             # a stream that accepts and never answers must not hold the loop (or SIGTERM) for
             # FFmpeg's default 30 s: bounded open and read timeouts
             timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(STREAM_TIMEOUT_S * 1000),
