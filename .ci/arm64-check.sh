@@ -39,7 +39,8 @@ esac
 PYTAG=cp${PYVER/./}
 SMOKE_CPUS=${SMOKE_CPUS:-cortex-a72 cortex-a76}
 TEST_CPU=${TEST_CPU:-cortex-a72}
-TESTS=${TESTS:-tests/test_preprocess.py tests/test_postprocess.py tests/test_geometry.py tests/test_segmentation.py tests/test_multi_person.py tests/test_privacy.py tests/test_rendering.py}
+# (test_segmentation.py passes under emulation too: 177 tests in 11.5 min on cortex-a72; left out for CI's time)
+TESTS=${TESTS:-tests/test_preprocess.py tests/test_postprocess.py tests/test_geometry.py tests/test_multi_person.py tests/test_privacy.py tests/test_rendering.py}
 RUN_PYTEST=${RUN_PYTEST:-1}
 RUN_X86_PYTEST=${RUN_X86_PYTEST:-1}
 RUN_COUNT=${RUN_COUNT:-1}
@@ -189,56 +190,7 @@ step x86-venv x86
 
 # --- helper scripts (written fresh each run) ----------------------------------------------------
 mkdir -p "$ROOT/opt/edge/bin"
-cat > "$ROOT/opt/edge/bin/smoke.py" <<'EOF'
-"""Load the default model, segment one photo; save masks, raw outputs, and the input tensor.
-Also run the interpreter on a given reference input tensor (argv[3]) to separate preprocessing
-differences from inference differences. Run from the project root (../shared = shared data)."""
-import json, os, platform, sys, time
-os.environ.setdefault("EDGE_BODYPIX_MODELS", "../shared/models")
-t0 = time.perf_counter()
-import cv2, numpy as np, edge_bodypix
-t_import = time.perf_counter() - t0
-out, photo = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter(); net = edge_bodypix.load(); t_load = time.perf_counter() - t0
-image = cv2.cvtColor(cv2.imread(photo), cv2.COLOR_BGR2RGB)
-timings = []
-for _ in range(2):
-    t0 = time.perf_counter(); person = net.segment_person(image); wall = time.perf_counter() - t0
-    t = net.last_timings
-    timings.append({"wall_s": round(wall, 3), "pre_ms": round(t.preprocess_ms, 1), "inf_ms": round(t.inference_ms, 1),
-                    "post_ms": round(t.postprocess_ms, 1)})
-parts = net.segment_person_parts(image)
-plan, tensor = net.preprocess(image); tensor = tensor.copy()
-raw = net.backend.run(tensor)
-extra = {}
-if len(sys.argv) > 3 and os.path.exists(sys.argv[3]):
-    extra = {"same_" + k: v for k, v in net.backend.run(np.load(sys.argv[3])["tensor"]).items()}
-np.savez_compressed(out, person=person.data, parts=parts.data, image=image, tensor=tensor,
-                    **{"raw_" + k: v for k, v in raw.items()}, **extra)
-print(json.dumps({"machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-                  "cv2": cv2.__version__, "model": net.info.name, "backend": net.info.backend,
-                  "import_s": round(t_import, 2), "load_s": round(t_load, 2), "segment_person": timings,
-                  "person_fraction": round(float(person.data.mean()), 5), "poses": len(person.all_poses)}))
-EOF
-cat > "$ROOT/opt/edge/bin/compare.py" <<'EOF'
-"""compare.py ARM.npz X86.npz -> JSON: mask IoU/equality, and where the difference comes from."""
-import json, sys
-import numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-def iou(x, y):
-    x, y = x.astype(bool), y.astype(bool); u = np.logical_or(x, y).sum()
-    return float(np.logical_and(x, y).sum() / u) if u else 1.0
-rep = {"person_iou": round(iou(a["person"], b["person"]), 5),
-       "person_equal_fraction": round(float((a["person"] == b["person"]).mean()), 5),
-       "parts_equal_fraction": round(float((a["parts"] == b["parts"]).mean()), 5),
-       "decoded_image_equal": bool(np.array_equal(a["image"], b["image"])),
-       "input_tensor_equal_fraction": round(float((a["tensor"] == b["tensor"]).mean()), 6),
-       "raw_equal_fraction": {k[4:]: round(float((a[k] == b[k]).mean()), 4) for k in a.files if k.startswith("raw_")}}
-same = [k for k in a.files if k.startswith("same_")]
-if same:
-    rep["inference_on_identical_input_bit_exact"] = all(np.array_equal(a[k], b["raw_" + k[5:]]) for k in same)
-print(json.dumps(rep))
-EOF
+cp "$PROJECT/.ci/arm64/smoke.py" "$PROJECT/.ci/arm64/compare.py" "$ROOT/opt/edge/bin/"
 cp "$ROOT/opt/edge/bin/"*.py "$X86/"
 
 # --- 7. smoke test: x86 first (its input tensor is fed to the aarch64 interpreter) -------------
@@ -246,15 +198,18 @@ smoke() {
     (cd "$X86/main" && "$X86/venv/bin/python" "$X86/smoke.py" "$RES/x86.npz" "$PHOTO") 2>/dev/null | tee "$RES/smoke-x86.json"
     cp "$RES/x86.npz" "$ROOT/opt/edge/x86.npz"
     mount_chroot
+    local rc=0
     for cpu in $SMOKE_CPUS; do
         local t0=$(date +%s)
         in_root "$cpu" "cd /opt/edge/main && /opt/venv/bin/python /opt/edge/bin/smoke.py /opt/edge/arm-$cpu.npz $PHOTO /opt/edge/x86.npz" \
             2>"$LOG/smoke-$cpu.err" | tee "$RES/smoke-arm-$cpu.json"
         echo "  ($cpu: $(( $(date +%s) - t0 )) s for import, load, 3 segmentations, 2 extra inferences)"
         cp "$ROOT/opt/edge/arm-$cpu.npz" "$RES/"
-        "$X86/venv/bin/python" "$X86/compare.py" "$RES/arm-$cpu.npz" "$RES/x86.npz" | tee "$RES/compare-$cpu.json"
+        "$X86/venv/bin/python" "$X86/compare.py" "$RES/arm-$cpu.npz" "$RES/x86.npz" > "$RES/compare-$cpu.json" || rc=1
+        cat "$RES/compare-$cpu.json"
     done
     umount_chroot
+    return $rc
 }
 step smoke smoke
 
@@ -266,11 +221,13 @@ pytest_arm() {
         > "$LOG/pytest-arm-$TEST_CPU.log" 2>&1 || rc=$?
     umount_chroot
     tail -n 25 "$LOG/pytest-arm-$TEST_CPU.log"; echo "pytest (aarch64, $TEST_CPU) exit $rc"
+    return $rc
 }
 pytest_x86() {
     local rc=0
     (cd "$X86/main" && "$X86/venv/bin/python" -m pytest -q -p no:cacheprovider $TESTS) > "$LOG/pytest-x86.log" 2>&1 || rc=$?
     grep -E "^(FAILED|ERROR)|passed|failed" "$LOG/pytest-x86.log" | tail -n 10; echo "pytest (x86-64) exit $rc"
+    return $rc
 }
 [ "$RUN_X86_PYTEST" = 1 ] && step pytest-x86 pytest_x86
 [ "$RUN_PYTEST" = 1 ] && step "pytest-arm-$TEST_CPU" pytest_arm
@@ -331,42 +288,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 EOF
         gcc -O2 -shared -fPIC -I"$P" -o "$P/libmarkinsn.so" "$P/markinsn.c"
     fi
-    cat > "$ROOT/opt/edge/bin/count.py" <<'EOF'
-import os, sys
-os.environ.setdefault("EDGE_BODYPIX_MODELS", "../shared/models")
-import cv2, edge_bodypix
-def mark(k):
-    try: os.lseek(-1, 0x5EED0000 + k, 0)
-    except OSError: pass
-net = edge_bodypix.load(num_threads=1)
-image = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
-len(net.segment_person(image).all_poses)  # warm-up
-for rep in range(2):
-    b = 10 * rep
-    mark(b); plan, tensor = net.preprocess(image)
-    mark(b + 1); raw = net.backend.run(tensor)
-    mark(b + 2); person = net.from_outputs(plan, raw)
-    mark(b + 3); len(person.all_poses)           # LazyPoses decodes on first use
-    mark(b + 4); net.from_outputs(plan, raw, parts=True)
-    mark(b + 5)
-EOF
-    for cpu in $SMOKE_CPUS; do
-        # dynamic qemu-aarch64 (the static one has no plugin support), root as -L prefix
-        (cd "$ROOT/opt/edge/main" && qemu-aarch64 -L "$ROOT" -cpu "$cpu" -plugin "$P/libmarkinsn.so" -d plugin \
-            -D "$LOG/count-$cpu.log" -0 /opt/venv/bin/python "$ROOT/usr/bin/python3.11" /opt/edge/bin/count.py "$PHOTO") 2>/dev/null
-        python3 - "$LOG/count-$cpu.log" "$cpu" <<'EOF' | tee "$RES/count-$cpu.json"
-import json, sys
-m = {int(l.split()[1]): int(l.split()[2]) for l in open(sys.argv[1]) if l.startswith("MARK")}
-names = ["preprocess", "inference", "post_person_mask", "pose_decode", "post_parts"]
-r = [{n: m[10 * k + i + 1] - m[10 * k + i] for i, n in enumerate(names)} for k in (0, 1)]
-x = r[1]
-print(json.dumps({"cpu": sys.argv[2], "instructions": x,
-                  "repeat_spread": {n: round(abs(r[0][n] - x[n]) / x[n], 4) for n in names},
-                  "inference/post_person_mask": round(x["inference"] / x["post_person_mask"], 1),
-                  "inference/(post_person_mask+poses)": round(x["inference"] / (x["post_person_mask"] + x["pose_decode"]), 1),
-                  "inference/post_parts": round(x["inference"] / x["post_parts"], 1)}))
-EOF
-    done
+    # the project's benchmark: its guest half runs under QEMU with the plugin, the host half prints the table
+    cp -r "$PROJECT/benchmarks" "$ROOT/opt/edge/main/"
+    "$X86/venv/bin/python" "$PROJECT/benchmarks/arm_instructions.py" --root "$ROOT" --plugin "$P/libmarkinsn.so" \
+        --python "python$PYVER" --cpus $SMOKE_CPUS | tee "$RES/arm-instructions.md"
 }
 [ "$RUN_COUNT" = 1 ] && step instruction-count count
 
