@@ -205,7 +205,8 @@ smoke() {
             2>"$LOG/smoke-$cpu.err" | tee "$RES/smoke-arm-$cpu.json"
         echo "  ($cpu: $(( $(date +%s) - t0 )) s for import, load, 3 segmentations, 2 extra inferences)"
         cp "$ROOT/opt/edge/arm-$cpu.npz" "$RES/"
-        "$X86/venv/bin/python" "$X86/compare.py" "$RES/arm-$cpu.npz" "$RES/x86.npz" > "$RES/compare-$cpu.json" || rc=1
+        "$X86/venv/bin/python" "$X86/compare.py" "$RES/arm-$cpu.npz" "$RES/x86.npz" "$X86/main/tests" \
+            > "$RES/compare-$cpu.json" || rc=1
         cat "$RES/compare-$cpu.json"
     done
     umount_chroot

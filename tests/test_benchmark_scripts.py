@@ -61,3 +61,22 @@ def test_keypoint_accuracy_report():
     report = run_benchmark("keypoint_accuracy", "--resolutions", "medium")
     row = report["rows"][0]
     assert report["images"] == 8 and 0.0 < row["AP"] <= 1.0
+
+
+def test_arm_instructions_guest_half_marks_every_stage_the_table_needs():
+    # the guest half runs natively too (the marks are lseek calls that fail harmlessly without the plugin)
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "arm_instructions.py"), "--guest"],
+                            capture_output=True, text=True, env=os.environ, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    line = next(text for text in result.stdout.splitlines() if text.startswith("MARKS "))
+    marks = json.loads(line[6:])
+    assert all(len(pairs) == 2 and all(b == a + 1 for a, b in pairs) for pairs in marks.values())
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import arm_instructions
+
+    # a plugin log as QEMU writes it: the running total at each mark (here 1000 instructions per mark)
+    log = "\n".join(f"MARK {k} {1000 * k * (k % 2 + 1)}" for pairs in marks.values() for pair in pairs for k in pair)
+    counts = {name: n for name, (n, _) in arm_instructions.stage_counts(marks, arm_instructions.parse_marks(log)).items()}
+    rows = arm_instructions.table(counts)
+    assert set(arm_instructions.TARGETS) <= set(rows)
+    assert rows["inference 1440x1080 (medium)"]["ratio"] == 1.0
