@@ -212,3 +212,16 @@ def test_models_fetch_detects_a_damaged_install_and_keeps_it_until_a_good_copy_a
     assert f"{damaged} is damaged" in result.stderr and "downloading it again" in result.stderr
     assert result.returncode == 1  # no network here: the repair fails, and says so
     assert damaged.read_bytes() == before  # nothing half-written in its place
+
+
+def test_a_truncated_jpeg_or_a_directory_fails_with_its_reason_unless_allowed(tmp_path):
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(PHOTOS["one"].read_bytes()[:120_000])
+    result = run_cli("segment", cut, tmp_path, "--output-dir", tmp_path / "out")
+    assert result.returncode == 1  # a valid request whose inputs failed
+    assert f"{cut}: the JPEG is truncated" in result.stderr
+    assert f"{tmp_path}: is a directory, not an image file" in result.stderr
+    assert not (tmp_path / "out" / "cut.mask.png").exists()
+    allowed = run_cli("segment", cut, "--allow-truncated", "--output-dir", tmp_path / "out")
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "out" / "cut.mask.png").is_file()

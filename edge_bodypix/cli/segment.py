@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from .common import exit_code, fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
-from ..errors import EdgeBodyPixError, InvalidParameterError
+from ..errors import EdgeBodyPixError
+from ..imageio import read_rgb
 from ..results import PersonSegmentation
 from ..privacy import anonymize
 from ..rendering import (
@@ -61,17 +62,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
                         help="interpreter threads (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="segment truncated JPEGs (their missing part is grey) instead of refusing them")
     parser.set_defaults(handler=run)
-
-
-def read_rgb(path: str) -> np.ndarray:
-    """Read an image file as RGB, or raise naming the file."""
-    if not Path(path).is_file():
-        raise InvalidParameterError(f"{path}: no such file")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InvalidParameterError(f"{path}: not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -92,7 +85,7 @@ def _unique_stem(path: str, used: Set[str]) -> str:
 
 def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
     """Segment one file and write its PNGs; the summary record for it."""
-    image = read_rgb(path)
+    image = read_rgb(path, allow_truncated=args.allow_truncated)
     config = {"internal_resolution": args.internal_resolution, "segmentation_threshold": args.threshold}
     if args.parts:
         result = net.segment_person_parts(image, **config)
