@@ -97,3 +97,14 @@ def test_check_image_accepts_rgb_and_rgba_uint8():
 def test_check_image_names_what_is_wrong(bad, message):
     with pytest.raises(InvalidParameterError, match=message):
         check_image(bad)
+
+
+def test_an_absurdly_large_image_is_refused_before_any_work():
+    from edge_bodypix.adapters.preprocess import MAX_IMAGE_PIXELS, check_image
+
+    # a 20000x20000 frame without its 1.2 GB: a zero-stride view of one pixel
+    huge = np.lib.stride_tricks.as_strided(np.zeros(3, np.uint8), shape=(20000, 20000, 3), strides=(0, 0, 1))
+    with pytest.raises(InvalidParameterError, match=r"image is 20000x20000 pixels \(400 MP\), more than the 120 MP"):
+        check_image(huge)
+    assert check_image(np.zeros((3000, 4000, 3), np.uint8)).shape == (3000, 4000, 3)  # a 12 MP phone photo is fine
+    assert 11648 * 8736 <= MAX_IMAGE_PIXELS  # and so is the largest camera sensor's frame

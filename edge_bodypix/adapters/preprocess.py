@@ -19,6 +19,11 @@ RESNET50_MEAN = (-123.15, -115.90, -103.06)
 NORMALISATIONS = ("mobilenet", "resnet50")
 
 
+# Larger than any camera's frame (a 102 MP medium-format sensor is 11648x8736): beyond it an array is a
+# mistake (a 20000x20000 frame took 2 min and 8.4 GB), refused before any buffer is allocated for it.
+MAX_IMAGE_PIXELS = 120_000_000
+
+
 def check_image(image: object, name: str = "image") -> np.ndarray:
     """Return `image` as a C-contiguous HxWx3 uint8 RGB array, or raise naming what is wrong.
 
@@ -37,6 +42,10 @@ def check_image(image: object, name: str = "image") -> np.ndarray:
         raise InvalidParameterError(f"{name} must have dtype uint8, got {image.dtype}")
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise InvalidParameterError(f"{name} is too small: {image.shape[1]}x{image.shape[0]} pixels")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+        raise InvalidParameterError(
+            f"{name} is {image.shape[1]}x{image.shape[0]} pixels ({image.shape[0] * image.shape[1] / 1e6:.0f} MP), "
+            f"more than the {MAX_IMAGE_PIXELS / 1e6:.0f} MP this library accepts: downscale it first")
     if image.shape[2] == 4:
         image = image[:, :, :3]
     return np.ascontiguousarray(image)
