@@ -59,20 +59,15 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
     import cv2
 
     import edge_bodypix
+    from edge_bodypix.bodypix import POSE_ROLES
     from edge_bodypix.daemon.config import Config
     from edge_bodypix.daemon.metrics import Metrics
     from edge_bodypix.daemon.service import Processor
     from edge_bodypix.daemon.sources.base import Frame
-    from edge_bodypix.bodypix import POSE_ROLES
+    from edge_bodypix.imageio import read_rgb
 
-    def rgb(path: Path):
-        image = cv2.imread(str(path))
-        if image is None:
-            raise SystemExit(f"cannot read {path}")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-    one = rgb(shared / "images" / "pexels-karolina-grabowska-4378882.jpg")
-    five = rgb(shared / "images" / "pexels-fauxels-3184419.jpg")
+    one = read_rgb(shared / "images" / "pexels-karolina-grabowska-4378882.jpg")
+    five = read_rgb(shared / "images" / "pexels-fauxels-3184419.jpg")
     capture = cv2.VideoCapture(str(shared / "videos" / "one-by-one-person-detection.mp4"))
     for _ in range(80):  # a frame with the person in view
         ok, frame_bgr = capture.read()

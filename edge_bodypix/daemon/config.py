@@ -154,7 +154,8 @@ def merge(config: Config, data: Mapping[str, Any], origin: str = "config") -> Co
     return validate(replace(config, **updated))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """A listen host that only this machine can reach ("", localhost, 127.0.0.0/8, ::1)."""
     if host in ("localhost", ""):
         return True
     try:
@@ -195,7 +196,7 @@ def validate(config: Config) -> Config:
     check(p.hold_frames >= 0, f"privacy.hold_frames = {p.hold_frames}: must be >= 0")
     if h.listen:
         host, _ = split_listen(h.listen)
-        check(_is_loopback(host) or bool(h.token),
+        check(is_loopback(host) or bool(h.token),
               f"http.listen = {h.listen!r} reaches beyond this machine: set http.token")
     check(1 <= h.jpeg_quality <= 100, f"http.jpeg_quality = {h.jpeg_quality}: must be in [1, 100]")
     check(r.segment_seconds > 0, f"record.segment_seconds = {r.segment_seconds}: must be > 0")

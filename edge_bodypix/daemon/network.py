@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import List, Optional, Sequence, Tuple, Union
 
-from .config import Config, ConfigError, split_listen
+from .config import Config, ConfigError, is_loopback, split_listen
 from .sources.base import stream_host
 
 # systemd's symbolic names (systemd.resource-control(5)) and the networks they stand for
@@ -24,7 +24,6 @@ KEYWORDS = {
     "multicast": ("224.0.0.0/4", "ff00::/8"),
 }
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-DROPIN_PATH = "/etc/systemd/system/edge-bodypix.service.d/network.conf"
 
 
 def parse_allow(text: str) -> Tuple[str, ...]:
@@ -77,10 +76,8 @@ def blocked(config: Config) -> List[str]:
                             f"the systemd unit: add {address} (or its network) to service.ip_address_allow")
     if config.http.listen:
         listen, _ = split_listen(config.http.listen)
-        literal = _literal(listen) if listen not in ("", "localhost") else "127.0.0.1"
-        loopback = literal is not None and ipaddress.ip_address(literal).is_loopback
         remote = [n for n in networks(entries) if not n.is_loopback]
-        if not loopback and not remote:
+        if not is_loopback(listen) and not remote:
             problems.append(f"http.listen = {config.http.listen!r} serves other machines, but service.ip_address_allow "
                             f"= {shown!r} lets only this one connect under the systemd unit: add the clients' network "
                             "(e.g. 192.168.1.0/24) or 'any'")
@@ -88,7 +85,7 @@ def blocked(config: Config) -> List[str]:
 
 
 def dropin(config: Config, origin: str = "") -> str:
-    """The unit drop-in (`DROPIN_PATH`) that applies `service.ip_address_allow`."""
+    """The unit drop-in (/etc/systemd/system/edge-bodypix.service.d/network.conf) for `service.ip_address_allow`."""
     entries = " ".join(parse_allow(config.service.ip_address_allow))
     source = f" from {origin}" if origin else ""
     return (f"# Written by `edge-bodypix serve --systemd-dropin`{source}: service.ip_address_allow.\n"

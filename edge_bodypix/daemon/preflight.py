@@ -60,10 +60,9 @@ def check_model(config: Config, report: Preflight) -> None:
         report.errors.append(f"model.name = {config.model.name!r} ({name}): {exc}")
 
 
-def preflight(config: Config, load_model: bool = True) -> Preflight:
+def preflight(config: Config) -> Preflight:
     report = Preflight()
     check_source(config, report)
     report.errors.extend(blocked(config))
-    if load_model:
-        check_model(config, report)
+    check_model(config, report)
     return report
