@@ -81,7 +81,22 @@ umount_chroot() {
     for ((i=${#MOUNTED[@]}-1; i>=0; i--)); do umount "${MOUNTED[$i]}" || umount -l "${MOUNTED[$i]}" || true; done
     MOUNTED=()
 }
-trap umount_chroot EXIT
+umount_all() {  # every mount below $ROOT, deepest first: ours, and those a killed debootstrap left
+    local m
+    umount_chroot
+    for m in $(awk -v r="$ROOT/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+        umount "$m" || umount -l "$m" || true
+    done
+}
+remove_root() {  # never descend into a mounted /proc, /sys or a bind-mounted /dev
+    umount_all
+    if awk -v r="$ROOT/" 'index($2, r) == 1 {found=1} END {exit !found}' /proc/mounts; then
+        echo "BLOCKER: still mounted below $ROOT; not removing it"; exit 1
+    fi
+    rm -rf --one-file-system "$ROOT"
+}
+trap umount_all EXIT
+trap "exit 130" INT TERM HUP  # so that EXIT runs on a signal too
 in_root() {  # in_root CPU COMMAND: run a shell command in the chroot under QEMU_CPU=CPU
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         QEMU_CPU="$1" /bin/sh -c "$2"
@@ -121,9 +136,9 @@ MIRROR=${MIRROR:-$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{
 rootfs() {
     if [ -e "$ROOT/.arm64-check-rootfs" ]; then echo "root ready"; return; fi
     if [ -s "$CACHE/rootfs-arm64-$DIST.tar" ]; then
-        rm -rf "$ROOT"; mkdir -p "$ROOT"; tar -xf "$CACHE/rootfs-arm64-$DIST.tar" -C "$ROOT"; return
+        remove_root; mkdir -p "$ROOT"; tar -xf "$CACHE/rootfs-arm64-$DIST.tar" -C "$ROOT"; return
     fi
-    rm -rf "$ROOT"; mkdir -p "$CACHE/debs-$DIST"
+    remove_root; mkdir -p "$CACHE/debs-$DIST"
     debootstrap --arch=arm64 --foreign --variant=minbase \
         --include=python3,python3-venv,python3-pip,ca-certificates \
         --cache-dir="$CACHE/debs-$DIST" "$DIST" "$ROOT" "$MIRROR" > "$LOG/debootstrap1.log" 2>&1
