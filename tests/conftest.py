@@ -41,6 +41,37 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def weight_spans(data: bytes):
+    """(start, length) of every weight buffer's bytes in a TFLite flatbuffer (Model.buffers[i].data)."""
+    from edge_bodypix.utils.tflite_file import _Reader
+
+    reader = _Reader(data, "model")
+    root = reader.u32(0)
+    first, count = reader.vector(reader.field(root, 4))  # Model.buffers
+    spans = []
+    for i in range(count):
+        buffer = reader.indirect(first + 4 * i)
+        data_field = reader.field(buffer, 0)  # Buffer.data
+        if data_field:
+            start, length = reader.vector(data_field, 1)
+            if length >= 1024:  # weights; small buffers are shapes and indices the graph needs intact
+                spans.append((start, length))
+    return spans
+
+
+def corrupted_copy(directory, fraction=0.01, seed=0):
+    """The default model with `fraction` of its weight bytes randomised (same file name, still valid TFLite)."""
+    data = np.frombuffer(DEFAULT_MODEL.read_bytes(), dtype=np.uint8).copy()
+    positions = np.concatenate([np.arange(start, start + length) for start, length in weight_spans(data.tobytes())])
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(positions, size=int(positions.size * fraction), replace=False)
+    data[chosen] = rng.integers(0, 256, chosen.size, dtype=np.uint8)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / DEFAULT_MODEL.name
+    target.write_bytes(data.tobytes())
+    return target
+
+
 @pytest.fixture(scope="session")
 def photos():
     """The three shared photos as RGB arrays (1440x1080), keyed one/two/five."""

@@ -37,7 +37,8 @@ def test_a_camera_not_plugged_in_yet_is_a_warning_because_the_daemon_waits_for_i
     result = check_config("--source", "/dev/video97")
     assert result.returncode == 0, result.stderr
     assert "warning: source.uri = '/dev/video97' is not present now" in result.stderr
-    assert result.stdout.strip() == "configuration ok"
+    assert result.stdout.strip().splitlines()[-1] == "configuration ok"
+    assert "self-test passed" in result.stdout
 
 
 def test_the_units_default_address_list_would_block_a_lan_camera_and_says_how_to_allow_it(tmp_path):
@@ -115,3 +116,15 @@ def test_the_unit_allows_the_pi_cameras_dma_heaps_not_their_directory():
     allow = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("DeviceAllow=")]
     assert "char-dma_heap rw" in allow  # /dev/dma_heap/{vidbuf_cached,linux,cma,reserved,system}
     assert not any(entry.startswith("/dev/dma_heap ") for entry in allow)
+
+
+def test_a_model_that_fails_the_selftest_is_found_before_the_start(tmp_path):
+    from conftest import corrupted_copy
+
+    damaged = corrupted_copy(tmp_path / "models")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[model]\nname = "{damaged}"\nverify = false\n[source]\nuri = "{VIDEO}"\n')
+    result = check_config("--config", config)
+    assert result.returncode != 0
+    assert "self-test FAILED" in result.stderr and "person mask IoU" in result.stderr
+    assert "configuration ok" not in result.stdout

@@ -75,6 +75,8 @@ def run(args) -> int:
         from ..daemon.preflight import preflight
 
         report = preflight(config)
+        for note in report.notes:
+            print(note)
         for warning in report.warnings:
             print(f"edge-bodypix: warning: {warning}", file=sys.stderr)
         for error in report.errors[:-1]:

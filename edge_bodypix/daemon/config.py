@@ -64,6 +64,7 @@ class PrivacyConfig:
     strength: float = 0.0  # blur sigma / pixel cell in pixels; 0 = scaled to the frame
     margin_px: float = -1.0  # safety margin; -1 = 1% of the frame's larger side
     hold_frames: int = 10  # keep regions protected this many frames after they vanish
+    selftest_interval_s: float = 600.0  # rerun the network self-test this often; 0 = at start only
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ def validate(config: Config) -> Config:
     check(0 <= p.strength <= 500, f"privacy.strength = {p.strength}: must be in [0, 500] (0 = automatic)")
     check(p.margin_px == -1 or p.margin_px >= 0, f"privacy.margin_px = {p.margin_px}: must be >= 0 or -1 (automatic)")
     check(p.hold_frames >= 0, f"privacy.hold_frames = {p.hold_frames}: must be >= 0")
+    check(p.selftest_interval_s >= 0,
+          f"privacy.selftest_interval_s = {p.selftest_interval_s}: must be >= 0 (0 = only at start)")
     if h.listen:
         host, _ = split_listen(h.listen)
         check(is_loopback(host) or bool(h.token),

@@ -21,6 +21,7 @@ from .sources.base import source_kind
 class Preflight:
     errors: List[str] = field(default_factory=list)  # the daemon would not work
     warnings: List[str] = field(default_factory=list)  # it would wait (a camera not plugged in yet)
+    notes: List[str] = field(default_factory=list)  # what was checked and passed (the self-test's figures)
 
     @property
     def ok(self) -> bool:
@@ -50,14 +51,19 @@ def check_source(config: Config, report: Preflight) -> None:
 
 
 def check_model(config: Config, report: Preflight) -> None:
-    """Load the model as the daemon would (resolution, sha256, format, backend, Edge TPU fallback)."""
+    """Load the model as the daemon would (resolution, sha256, format, backend, Edge TPU fallback) and self-test it."""
+    from ..privacy.selftest import run_selftest
+    from .config import EFFECTS
     from .service import load_network
 
+    name = config.model.name or "the default model"
     try:
-        load_network(config)
+        net = load_network(config)
     except EdgeBodyPixError as exc:
-        name = config.model.name or "the default model"
         report.errors.append(f"model.name = {config.model.name!r} ({name}): {exc}")
+        return
+    result = run_selftest(net, EFFECTS[config.privacy.effect][0], None, config.model.segmentation_threshold)
+    (report.notes if result.passed else report.errors).append(f"model {net.info.name}: {result.summary()}")
 
 
 def preflight(config: Config) -> Preflight:

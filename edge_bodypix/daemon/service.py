@@ -25,6 +25,7 @@ from ..privacy.protection import protect_everything
 from .config import EFFECTS, Config, split_listen
 from .metrics import Metrics
 from .outputs import EventsOutput, HttpOutput, Output, ProcessedFrame, RecorderOutput
+from .selftest import SelfTestSchedule
 from .sources import Frame, FrameSource, SourceError, make_source
 from .systemd import Notifier
 
@@ -101,8 +102,10 @@ class Processor:
     applies the guard and protects the frame. `process` does both in turn.
     """
 
-    def __init__(self, net, config: Config, metrics: Metrics, executor: Optional[ThreadPoolExecutor] = None):
+    def __init__(self, net, config: Config, metrics: Metrics, executor: Optional[ThreadPoolExecutor] = None,
+                 selftest: Optional[SelfTestSchedule] = None):
         self.net = net
+        self.selftest = selftest  # while it has not passed, every frame is fully protected
         self.config = config
         self.metrics = metrics
         self.executor = executor
@@ -170,6 +173,8 @@ class Processor:
                 log.error("segmentation failed on frame %d: %s", frame.index, exc)
                 self.latest = _Result(None, None, -1)
         decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
+        if self.selftest is not None and not self.selftest.ok:
+            decision = self.guard.fail(self.selftest.reason)
         if decision.full:
             self.metrics.inc("frames_fully_protected")
             log.debug("frame %d fully protected: %s", frame.index, decision.reason)
@@ -192,10 +197,11 @@ class Service:
         self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
                                 "effect": config.privacy.effect})
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if pipelined(config) else None
-        self.processor = Processor(self.net, config, self.metrics, self.executor)
         self.source = source if source is not None else make_source(config.source)
         self.outputs = outputs if outputs is not None else self._default_outputs()
         self.notifier = notifier if notifier is not None else Notifier()
+        self.selftest = SelfTestSchedule(self.net, config, self.metrics, self.executor, self.notifier.status)
+        self.processor = Processor(self.net, config, self.metrics, self.executor, self.selftest)
         self.frames = 0
         self.started = time.monotonic()
         self._ready, self._last_status, self._window_frames = False, self.started, 0  # systemd notifications
@@ -219,7 +225,8 @@ class Service:
 
     def health(self) -> dict:
         return {"frames": self.frames, "model": self.net.info.name,
-                "fully_protected": int(self.metrics.counter("frames_fully_protected"))}
+                "fully_protected": int(self.metrics.counter("frames_fully_protected")),
+                "selftest": "passed" if self.selftest.ok else "failed" if self.selftest.last else "pending"}
 
     def stop(self, *_args) -> None:
         self.stop_event.set()
@@ -301,6 +308,7 @@ class Service:
         self.frames += 1
         self._last_output = now
         self._window_frames += 1
+        self.selftest.poll()
         self.notifier.watchdog()
         if not self._ready:
             self._ready = True
@@ -327,6 +335,7 @@ class Service:
         read_count = 0
         max_frames = self.config.service.max_frames
         try:
+            self.selftest.run_now()  # before any frame: frames stay black until it passes
             if not self._open_source():
                 return 0
             pending: Optional[_Pending] = None  # the frame whose inference overlaps this one's reading

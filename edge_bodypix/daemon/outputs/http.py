@@ -177,8 +177,11 @@ class HttpOutput(Output):
         age = time.monotonic() - frame.timestamp if frame else None
         healthy = age is not None and age <= self.stale_after_s
         body = {"status": "ok" if healthy else "stale", "last_frame_age_s": None if age is None else round(age, 3)}
-        if self.health and detailed:
-            body.update(self.health())
+        details = self.health() if self.health else {}
+        if details.get("selftest", "passed") != "passed":  # frames flow, but black: not healthy
+            healthy, body["status"] = False, f"selftest {details['selftest']}"
+        if detailed:
+            body.update(details)
         status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
         self._send(handler, status, (json.dumps(body) + "\n").encode(), "application/json")
 
