@@ -21,7 +21,7 @@ from .adapters.geometry import Geometry, InternalResolution, input_resolution
 from .adapters.preprocess import apply_lookup_table, check_image, input_lookup_table, pad_and_resize
 from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
-from .adapters.segmentation import SegmentationMaps, part_map, person_cells, person_grid, person_mask
+from .adapters.segmentation import SegmentationMaps, face_discs, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
 from .checks import check_number
 from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
@@ -210,9 +210,13 @@ class BodyPix:
         return LazyPoses(lambda: self._decode_poses(
             outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal))
 
-    def person_roles(self, parts: bool = False) -> Tuple[str, ...]:
-        """Outputs `segment_person` (or, with `parts`, `segment_person_parts`) reads."""
-        return ("segments",) + (("part_heatmaps",) if parts else ()) + self._pose_roles()
+    def person_roles(self, parts: bool = False, faces: bool = False) -> Tuple[str, ...]:
+        """Outputs `segment_person` (or, with `parts`, `segment_person_parts`) reads.
+
+        `faces` adds the part outputs to a person mask's, for `from_outputs` to find
+        faces the mask misses (`face_discs`) without computing the part map.
+        """
+        return ("segments",) + (("part_heatmaps",) if parts or faces else ()) + self._pose_roles()
 
     def segment_person(
         self,
@@ -275,8 +279,14 @@ class BodyPix:
             data = np.ascontiguousarray(data[:, ::-1])
         poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
         height, width = plan.geometry.image_size
+        discs = ()
+        if "part_heatmaps" in outputs:
+            discs = face_discs(outputs["segments"][:, :, 0], outputs["part_heatmaps"], plan.geometry,
+                               segmentation_threshold)
+            if flip_horizontal:
+                discs = tuple((width - 1 - x, y, r) for x, y, r in discs)
         kind = PartSegmentation if parts else PersonSegmentation
-        result = kind(width=width, height=height, data=data, all_poses=poses)
+        result = kind(width=width, height=height, data=data, all_poses=poses, face_discs=discs)
         self._finish(started)
         return result
 

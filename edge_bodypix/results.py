@@ -69,6 +69,9 @@ class _Segmentation:
     data: np.ndarray
     all_poses: List[Pose] = field(default_factory=list)
     pose: Optional[Pose] = None
+    #: Not in body-pix: (x, y, radius) discs over faces the person mask missed but the network still
+    #: saw (`adapters.segmentation.face_discs`), when the part outputs were read; privacy regions use them.
+    face_discs: Tuple[Tuple[float, float, float], ...] = ()
 
     def person_pixels(self) -> np.ndarray:
         raise NotImplementedError

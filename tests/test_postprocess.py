@@ -118,3 +118,21 @@ def test_part_argmax_is_limited_to_the_cells_that_can_hold_a_person():
     everywhere = part_map(parts, mask, maps, ((0, geometry.grid_size[0] - 1), (0, geometry.grid_size[1] - 1)))
     assert mask.sum() > 10000
     assert np.array_equal(limited, everywhere)
+
+
+def test_face_evidence_is_a_disc_per_weak_face_cell_in_image_pixels():
+    from edge_bodypix.adapters.segmentation import face_discs
+
+    geometry = Geometry.build((480, 640), (241, 321), (16, 21))  # 640x480 at medium, stride 16
+    segments = np.full((16, 21), -5.0, np.float32)
+    parts = np.zeros((16, 21, 24), np.float32)
+    parts[..., 12] = 1.0  # torso is the likeliest part everywhere...
+    segments[3, 14] = 0.0  # ...a weak person cell (score 0.5) whose likeliest part is a face
+    parts[3, 14, 1] = 3.0
+    segments[8, 5] = 3.0  # a strong face cell: the part map labels it already
+    parts[8, 5, 0] = 3.0
+    segments[10, 10] = 0.0  # a weak cell that is no face
+    ((x, y, radius),) = face_discs(segments, parts, geometry, mask_threshold=0.7)
+    assert math.isclose(y, 3 * 16 * 480 / 241) and math.isclose(x, 14 * 16 * 640 / 321)
+    assert math.isclose(radius, 0.75 * 16 * 640 / 321)
+    assert face_discs(segments, parts, geometry, mask_threshold=0.4) == ()  # 0.5 is a mask pixel then

@@ -16,6 +16,12 @@ from edge_bodypix.privacy import (
 )
 from edge_bodypix.privacy import protection as protection_module
 from edge_bodypix.privacy.protection import region_boxes
+from edge_bodypix.results import Keypoint, Pose
+
+from conftest import read_rgb, SHARED
+
+MIRROR = SHARED / "eval" / "coco-person-dev" / "images" / "000000000151.jpg"  # a driver's face in a car mirror
+MIRROR_FACE = (slice(62, 116), slice(428, 467))  # drawn by eye: brow to chin
 
 
 
@@ -55,11 +61,12 @@ def test_faces_are_found_from_poses_when_a_result_has_no_parts(scene):
     assert len(region_boxes(protected_region(scene["people"], "faces", 0))) >= 5
 
 
-def test_persons_and_background_split_the_frame(scene):
+def test_persons_are_the_mask_and_every_face_and_the_background_is_the_rest(scene):
     person = scene["person"]
     persons = protected_region(person, "persons", 0)
     background = protected_region(person, "background", 0)
-    assert np.array_equal(persons, person.data == 1) and np.array_equal(background, ~persons)
+    faces = protected_region(person, "faces", 0)
+    assert np.array_equal(persons, (person.data == 1) | faces) and np.array_equal(background, person.data == 0)
     # a background margin eats into the persons so their edges do not leak
     assert protected_region(person, "background", 5).sum() > background.sum()
 
@@ -155,3 +162,28 @@ def test_guarded_video_never_shows_a_face_that_flickers_out(net, frames):
     outputs = [protect(image, d) for d in decisions]
     for out in outputs:
         assert not np.array_equal(out[faces], image[faces])
+
+
+@pytest.mark.parametrize("target", ["faces", "persons"])
+def test_a_face_in_a_car_mirror_is_protected_whole(net, target):
+    # the person mask misses the mirror (score 0.35) and only the nose is a confident keypoint: the disc
+    # around it covered 47% of the face for faces and nothing for persons; the face evidence covers it all
+    image = read_rgb(MIRROR)
+    plan, outputs = net.infer(image, "medium", net.person_roles(parts=target == "faces", faces=True))
+    result = net.from_outputs(plan, outputs, parts=target == "faces")
+    assert result.face_discs
+    assert protected_region(result, target, default_margin(image.shape))[MIRROR_FACE].all()
+    without = type(result)(result.width, result.height, result.data, result.all_poses)
+    assert protected_region(without, target, default_margin(image.shape))[MIRROR_FACE].mean() < 0.5
+
+
+def test_face_evidence_far_from_any_face_keypoint_protects_nothing():
+    data = np.zeros((100, 100), np.uint8)
+    evidence = ((50.0, 50.0, 10.0),)
+    assert not protected_region(PersonSegmentation(100, 100, data, [], face_discs=evidence), "faces").any()
+    far = tuple(Keypoint(name, (90.0, 90.0), 0.9 if name == "nose" else 0.0) for name in eb.parts.KEYPOINT_NAMES)
+    region = protected_region(PersonSegmentation(100, 100, data, [Pose(far, 0.5)], face_discs=evidence), "faces")
+    assert not region[50, 50] and region[90, 90]
+    near = tuple(Keypoint(name, (62.0, 50.0), 0.9 if name == "nose" else 0.0) for name in eb.parts.KEYPOINT_NAMES)
+    region = protected_region(PersonSegmentation(100, 100, data, [Pose(near, 0.5)], face_discs=evidence), "faces")
+    assert region[50, 41] and region[50, 59]

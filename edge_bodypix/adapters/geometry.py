@@ -140,6 +140,13 @@ class Geometry:
             dtype=np.float64,
         )
 
+    def input_to_image(self, yx: np.ndarray) -> np.ndarray:
+        """Model-input (y, x) positions (N x 2) to image pixels (body-pix `scaleAndFlipPoses`' scale and shift)."""
+        padded_h, padded_w = self.padded_size
+        in_h, in_w = self.input_size
+        scale = np.array([padded_h / in_h, padded_w / in_w])
+        return yx * scale - np.array([self.padding.top, self.padding.left], dtype=np.float64)
+
     def image_to_grid_coords(self, axis: int) -> np.ndarray:
         """Grid coordinate (fractional) that each image row (axis 0) or column (axis 1) samples."""
         p = self.padding

@@ -214,13 +214,9 @@ def flip_pose_horizontal(pose: Pose, image_width: int) -> Pose:
 
 def scale_poses(poses: List[RawPose], geometry: Geometry, flip_horizontal: bool = False) -> List[Pose]:
     """Model-input positions to image pixels (body-pix `scaleAndFlipPoses`), as `Pose` results."""
-    padded_h, padded_w = geometry.padded_size
-    in_h, in_w = geometry.input_size
-    scale = np.array([padded_h / in_h, padded_w / in_w])
-    shift = np.array([geometry.padding.top, geometry.padding.left], dtype=np.float64)
     results = []
     for pose in poses:
-        yx = pose.positions * scale - shift
+        yx = geometry.input_to_image(pose.positions)
         keypoints = tuple(
             Keypoint(part=name, position=(float(yx[i, 1]), float(yx[i, 0])), score=float(pose.scores[i]))
             for i, name in enumerate(KEYPOINT_NAMES)

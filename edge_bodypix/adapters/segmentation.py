@@ -27,12 +27,19 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from .geometry import Geometry, resampling_matrix
+from .geometry import Geometry, align_corners_scale, resampling_matrix
 
 #: Resampled rows per grid cell for the person logits: at stride 16 one per input
 #: pixel, the pitch at which body-pix itself interpolates (mask edges then agree
 #: with body-pix to within a pixel; 8 costs a little less and doubles the error).
 MASK_FACTOR = 16
+
+
+#: Grid cells whose person score passes this (well below a mask's 0.7) and whose likeliest part is a
+#: face part are face evidence: a face in a mirror, behind glass or at a frame edge that the person
+#: mask misses (COCO 000000000151: a driver's face in a car mirror scores 0.3).
+FACE_EVIDENCE_THRESHOLD = 0.2
+FACE_PART_IDS = (0, 1)  # left_face, right_face
 
 
 def threshold_logit(threshold: float) -> float:
@@ -179,3 +186,31 @@ def part_map(
     image_labels = maps.parts.to_image(labels, cv2.INTER_NEAREST_EXACT) + np.uint8(1)
     image_labels *= mask
     return np.subtract(image_labels, 1, dtype=np.int32)
+
+
+def face_discs(
+    segment_logits: np.ndarray, part_logits: np.ndarray, geometry: Geometry, mask_threshold: float,
+    threshold: float = FACE_EVIDENCE_THRESHOLD,
+) -> Tuple[Tuple[float, float, float], ...]:
+    """Discs (x, y, radius in image pixels) over grid cells that look like a face the person mask misses.
+
+    Not part of body-pix: the part map only labels pixels inside the person
+    mask, so a face the mask misses gets no face part. Here a cell counts when
+    its person score passes `threshold` but not `mask_threshold` (above it the
+    part map labels the face already) and a face part is its likeliest part;
+    each such cell gets a disc of three quarters of the cell pitch, which
+    covers the cell. Works on the output grid only (a few hundred cells).
+    """
+    rows, cols = np.nonzero((segment_logits > threshold_logit(threshold))
+                            & (segment_logits <= threshold_logit(mask_threshold)))
+    if rows.size == 0:
+        return ()
+    face = np.isin(np.argmax(part_logits[rows, cols], axis=1), FACE_PART_IDS)
+    if not face.any():
+        return ()
+    to_input = np.array([align_corners_scale(geometry.grid_size[0], geometry.input_size[0]),
+                         align_corners_scale(geometry.grid_size[1], geometry.input_size[1])])
+    corner = geometry.input_to_image(np.array([[0.0, 0.0], to_input]))
+    radius = 0.75 * float(np.max(corner[1] - corner[0]))  # of the pixels between neighbouring cells
+    centres = geometry.input_to_image(np.stack([rows[face], cols[face]], axis=1) * to_input)
+    return tuple((float(x), float(y), radius) for y, x in centres)

@@ -115,7 +115,8 @@ def segment_file(net, path: str, stem: str, args) -> Dict[str, Any]:
     }
     if args.effect:
         parts_result = result if args.parts else net.segment_person_parts(image, **config)
-        person_result = PersonSegmentation(result.width, result.height, mask, result.all_poses)
+        person_result = PersonSegmentation(result.width, result.height, mask, result.all_poses,
+                                           face_discs=parts_result.face_discs)
         for effect in dict.fromkeys(args.effect):  # effect names ("mask", "parts") must not reuse the mask files
             outputs[f"effect:{effect}"] = str(args.output_dir / f"{stem}.effect-{effect}.png")
             write_png(Path(outputs[f"effect:{effect}"]), EFFECTS[effect](image, person_result, parts_result))

@@ -123,7 +123,7 @@ class Processor:
     def _infer(self, image: np.ndarray):
         started = time.perf_counter()
         result = self.net.infer(image, self.config.model.internal_resolution,
-                                self.net.person_roles(parts=self.target == "faces"))
+                                self.net.person_roles(parts=self.target == "faces", faces=self.target == "persons"))
         self.metrics.observe("inference", time.perf_counter() - started)
         return result
 

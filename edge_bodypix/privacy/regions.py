@@ -52,25 +52,32 @@ def person_region(items: Sequence[Result], shape) -> np.ndarray:
 
 
 def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3) -> np.ndarray:
-    """HxW bool: face parts (ids 0 and 1) of part results, plus a disc around each pose's confident face keypoints.
+    """HxW bool: face parts (ids 0 and 1) of part results, and discs around face keypoints and face evidence.
 
-    The discs protect faces also where a result has no parts (person masks,
-    multi-person masks) or where the part map missed a face: radius 1.2x the
-    spread of the face keypoints, at least a third of the shoulder width, at
-    least 2% of the image's larger side.
+    The keypoint discs protect faces also where a result has no parts (person
+    masks, multi-person masks) or where the part map missed a face: radius 1.2x
+    the spread of the confident face keypoints, at least a third of the
+    shoulder width, at least 2% of the image's larger side. A result's
+    `face_discs` (cells that look like a face the person mask missed, such as
+    a face in a mirror) are added where a confident face keypoint lies within
+    two disc radii, so that the part outputs and the keypoints agree; alone,
+    either is too weak (the evidence cells also fire on a third of the eval
+    photos without people, a lone keypoint gives too small a disc).
     """
     region = np.zeros(shape, dtype=bool)
+    discs = np.zeros(shape, dtype=np.uint8)
     for item in items:
         if isinstance(item, PartSegmentation):
             region |= (item.data == FACE_PARTS[0]) | (item.data == FACE_PARTS[1])
-    discs = np.zeros(shape, dtype=np.uint8)
     floor = 0.02 * max(shape)
+    anchors = []
     for pose in result_poses(items):
         points = np.array([pose.keypoints[i].position for i in _FACE_INDEX])
         scores = np.array([pose.keypoints[i].score for i in _FACE_INDEX])
         confident = points[scores > min_keypoint_score]
         if confident.size == 0:
             continue
+        anchors.append(confident)
         centre = confident.mean(axis=0)
         spread = float(np.max(np.linalg.norm(confident - centre, axis=1))) if len(confident) > 1 else 0.0
         radius = max(1.2 * spread, floor)
@@ -79,6 +86,12 @@ def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3)
             width = math.dist(shoulders[0].position, shoulders[1].position)
             radius = max(radius, width / 3.0)
         cv2.circle(discs, (int(round(centre[0])), int(round(centre[1]))), int(math.ceil(radius)), 1, -1)
+    if anchors:
+        keypoints = np.concatenate(anchors)
+        for item in items:
+            for x, y, radius in item.face_discs:
+                if np.min(np.hypot(keypoints[:, 0] - x, keypoints[:, 1] - y)) <= 2 * radius:
+                    cv2.circle(discs, (int(round(x)), int(round(y))), int(math.ceil(radius)), 1, -1)
     return region | discs.view(bool)
 
 
@@ -108,7 +121,8 @@ def protected_region(
 ) -> np.ndarray:
     """HxW bool of the pixels to protect, grown by `margin_px` so edges do not leak.
 
-    `target`: "faces" (see `face_region`), "persons" (every person pixel) or
+    `target`: "faces" (see `face_region`), "persons" (every person pixel, and
+    every face `face_region` finds: a face in a mirror has no person mask) or
     "background" (every other pixel; the margin then eats into the persons).
     """
     if target not in TARGETS:
@@ -129,7 +143,7 @@ def protected_region(
         return _grow(face_region(items, shape, min_keypoint_score), margin)
     persons = person_region(items, shape)
     if target == "persons":
-        return _grow(persons, margin)
+        return _grow(persons | face_region(items, shape, min_keypoint_score), margin)
     if margin == 0 or not persons.any():
         return ~persons
     # growing the background by m pixels is shrinking the persons by m pixels
