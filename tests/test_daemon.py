@@ -498,3 +498,30 @@ def test_a_flood_of_idle_connections_is_bounded_and_cannot_lock_out_healthz(daem
     finally:
         for connection in idle:
             connection.close()
+
+
+@pytest.mark.parametrize("entering", [True, False])
+def test_a_head_entering_at_the_bottom_edge_is_protected_in_the_frames_before_it_is_segmented(net, entering):
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.metrics import Metrics
+    from edge_bodypix.daemon.service import Processor
+    from edge_bodypix.daemon.sources import Frame
+
+    capture = cv2.VideoCapture(str(VIDEO))
+    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(62)]
+    capture.release()
+    config = load_config(None, {"http": {"listen": ""}, "model": {"pipeline": False},
+                                "privacy": {"effect": "blur-persons", "protect_entering": entering}})
+    processor = Processor(net, config, Metrics({}))
+    outputs = [processor.process(Frame(image, i * 0.1, i + 1)) for i, image in enumerate(frames[40:], start=40)]
+    empty_room = frames[49]
+    for number in (61, 62):  # the top of a head at the bottom edge; the network finds no person yet
+        image, out = frames[number - 1], outputs[number - 41].image
+        head = np.abs(image.astype(int) - empty_room.astype(int)).max(axis=2) > 40
+        head = cv2.morphologyEx(head.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
+        assert head.sum() > 2000 and head[-5:].any()
+        unprotected = head & (out == image).all(axis=2)
+        if entering:
+            assert unprotected.sum() == 0
+        else:
+            assert unprotected.mean() > 0.5 * head.mean()  # how it was: the head went out sharp

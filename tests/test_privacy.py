@@ -187,3 +187,42 @@ def test_face_evidence_far_from_any_face_keypoint_protects_nothing():
     near = tuple(Keypoint(name, (62.0, 50.0), 0.9 if name == "nose" else 0.0) for name in eb.parts.KEYPOINT_NAMES)
     region = protected_region(PersonSegmentation(100, 100, data, [Pose(near, 0.5)], face_discs=evidence), "faces")
     assert region[50, 41] and region[50, 59]
+
+
+def moving_square_frames(at, count=12, size=(120, 160)):
+    """A grey scene with mild noise and a dark 20x20 square at `at` (row, col) from the 6th frame on."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for i in range(count):
+        frame = np.clip(128 + rng.normal(0, 2, size + (3,)), 0, 255).astype(np.uint8)
+        if i >= 5:
+            frame[at[0]:at[0] + 20, at[1]:at[1] + 20] = 20
+        frames.append(frame)
+    return frames
+
+
+def test_the_entry_guard_protects_what_moves_in_at_the_border():
+    from edge_bodypix.privacy.entry import EntryGuard
+
+    guard = EntryGuard(scale=2)
+    masks = [guard.update(frame) for frame in moving_square_frames(at=(100, 70))]  # touches the bottom edge
+    assert masks[0] is None and all(m is None for m in masks[1:5])  # the first frame is the background
+    assert masks[5] is not None and masks[5][100:120, 70:90].all()  # protected in the frame it appears
+    assert masks[5][:60].sum() == 0  # and nothing far from it
+
+
+def test_the_entry_guard_leaves_moving_things_mid_frame_to_the_segmentation():
+    from edge_bodypix.privacy.entry import EntryGuard
+
+    guard = EntryGuard(scale=2)
+    masks = [guard.update(frame) for frame in moving_square_frames(at=(50, 70))]
+    assert all(m is None for m in masks)
+
+
+def test_the_entry_guard_starts_over_on_a_new_frame_size():
+    from edge_bodypix.privacy.entry import EntryGuard
+
+    guard = EntryGuard(scale=2)
+    for frame in moving_square_frames(at=(100, 70))[:5]:
+        guard.update(frame)
+    assert guard.update(np.zeros((60, 80, 3), np.uint8)) is None

@@ -65,6 +65,7 @@ class PrivacyConfig:
     margin_px: float = -1.0  # safety margin; -1 = 1% of the frame's larger side
     hold_frames: int = 10  # keep regions protected this many frames after they vanish
     selftest_interval_s: float = 600.0  # rerun the network self-test this often; 0 = at start only
+    protect_entering: bool = True  # protect what moves at the frame's border before it is segmented
 
 
 @dataclass(frozen=True)

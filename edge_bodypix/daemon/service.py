@@ -21,6 +21,8 @@ import numpy as np
 
 from ..errors import AcceleratorUnavailableError, EdgeBodyPixError
 from ..privacy import TemporalGuard, default_margin, protect, protected_region
+from ..privacy.entry import EntryGuard
+from ..privacy.guard import GuardDecision
 from ..privacy.protection import protect_everything
 from .config import EFFECTS, Config, split_listen
 from .metrics import Metrics
@@ -112,6 +114,8 @@ class Processor:
         self.target, self.method = EFFECTS[config.privacy.effect]
         self.strength = config.privacy.strength or None
         self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
+        # people walking in at the border lead their segmentation: protect what moves there
+        self.entry = EntryGuard() if config.privacy.protect_entering and self.target != "background" else None
         self.latest = _Result(None, None, -1)
         self.frame_shape: Optional[tuple] = None
 
@@ -165,6 +169,8 @@ class Processor:
             self.frame_shape = image.shape[:2]
             self.latest = _Result(None, None, -1)
             self.guard.reset()
+            if self.entry is not None:
+                self.entry.reset()
         if pending.inference is not None:
             try:
                 self.latest = self._segment(frame, pending.inference)
@@ -175,6 +181,9 @@ class Processor:
         decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
         if self.selftest is not None and not self.selftest.ok:
             decision = self.guard.fail(self.selftest.reason)
+        entering = self.entry.update(image) if self.entry is not None else None
+        if entering is not None and not decision.full:
+            decision = GuardDecision(decision.region | entering, False, "moving at the border")
         if decision.full:
             self.metrics.inc("frames_fully_protected")
             log.debug("frame %d fully protected: %s", frame.index, decision.reason)
