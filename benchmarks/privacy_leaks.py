@@ -363,18 +363,11 @@ def video_cases(net, judges, short: bool, crops: Optional[Path]) -> List[Tally]:
 
 
 def corrupted_model(directory: Path) -> Path:
-    """The default model with 1% of its weight bytes randomised (still a valid TFLite file)."""
+    """The default model with 1% of its weight bytes randomised (still a valid TFLite file): the tests' own fault."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import DEFAULT_MODEL, weight_spans
+    from conftest import corrupted_copy
 
-    data = np.frombuffer(DEFAULT_MODEL.read_bytes(), dtype=np.uint8).copy()
-    positions = np.concatenate([np.arange(s, s + n) for s, n in weight_spans(data.tobytes())])
-    rng = np.random.default_rng(0)
-    chosen = rng.choice(positions, size=positions.size // 100, replace=False)
-    data[chosen] = rng.integers(0, 256, chosen.size, dtype=np.uint8)
-    target = directory / DEFAULT_MODEL.name
-    target.write_bytes(data.tobytes())
-    return target
+    return corrupted_copy(directory)
 
 
 def fault_cases(net, judges, photos: Sequence[Path], short: bool, crops: Optional[Path]) -> List[Tally]:
