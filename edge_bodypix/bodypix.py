@@ -493,10 +493,14 @@ def load(
         resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
         if verify:
             check_integrity(resolved, require=require_checksum)
-        if resolved.path.suffix.lower() != ".tflite":
+        if resolved.path.suffix.lower() == ".onnx":
             raise ModelFormatError(
                 f"{resolved.path}: only TFLite models (.tflite) run in the tflite backend; "
                 "use backend='onnxruntime' for .onnx models")
+        if resolved.path.suffix.lower() != ".tflite":
+            raise InvalidParameterError(
+                f"model {str(resolved.path)!r} is not a model file: give a catalogue name (edge-bodypix models "
+                "list), a .tflite or an .onnx file")
         runner = TFLiteBackend(
             str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
             edgetpu_device=edgetpu_device, cpu_twin=resolved.describe("cpu_twin"),

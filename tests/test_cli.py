@@ -225,3 +225,35 @@ def test_a_truncated_jpeg_or_a_directory_fails_with_its_reason_unless_allowed(tm
     allowed = run_cli("segment", cut, "--allow-truncated", "--output-dir", tmp_path / "out")
     assert allowed.returncode == 0, allowed.stderr
     assert (tmp_path / "out" / "cut.mask.png").is_file()
+
+
+def test_a_run_is_quiet_and_each_error_is_one_line_naming_its_file(tmp_path):
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.zeros((1, 1, 3), np.uint8))
+    result = run_cli("segment", PHOTOS["one"], tiny, "--output-dir", tmp_path)
+    assert result.returncode == 1
+    # nothing from LiteRT ("Created TensorFlow Lite XNNPACK delegate"), one line for the one error
+    assert result.stderr.splitlines() == [f"edge-bodypix: error: {tiny}: image is too small: 1x1 pixels"]
+    assert f"{tiny}: failed (error on stderr)" in result.stdout and "too small" not in result.stdout
+    verbose = run_cli("-v", "segment", PHOTOS["one"], "--output-dir", tmp_path)
+    assert "XNNPACK delegate" in verbose.stderr  # still there with -v, as a debug line
+
+
+def test_hints_name_the_flag_not_the_python_parameter(tmp_path):
+    onnx = SHARED / "models" / "onnx" / "MobileNetV1-x050-stride16.onnx"
+    result = run_cli("segment", "--backend", "tflite", "--model", onnx, PHOTOS["one"], "--output-dir", tmp_path)
+    assert result.returncode == 1
+    assert "use --backend onnxruntime for .onnx models" in result.stderr and "backend=" not in result.stderr
+
+
+def test_a_photo_given_as_the_model_is_called_what_it_is(tmp_path):
+    result = run_cli("segment", "--model", PHOTOS["one"], PHOTOS["one"], "--output-dir", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"edge-bodypix: error: model '{PHOTOS['one']}' is not a model file: give a "
+                                     "catalogue name (edge-bodypix models list), a .tflite or an .onnx file")
+
+
+def test_onnxruntime_does_not_warn_about_providers_this_machine_cannot_have(tmp_path):
+    onnx = SHARED / "models" / "onnx" / "MobileNetV1-x050-stride16.onnx"
+    result = run_cli("segment", "--model", onnx, PHOTOS["one"], "--output-dir", tmp_path)
+    assert result.returncode == 0 and result.stderr == ""

@@ -57,8 +57,9 @@ def choose_providers(
     for name in preference:
         provider = PROVIDERS[name]
         if provider not in available:
-            if name != "cpu":
-                log.warning("onnxruntime has no %s here (available: %s); skipping it", provider, ", ".join(available))
+            if name != "cpu":  # asked for by name: say so; the default list tries what may be there
+                level = logging.WARNING if tuple(preference) != tuple(DEFAULT_PREFERENCE) else logging.DEBUG
+                log.log(level, "onnxruntime has no %s here (available: %s); skipping it", provider, ", ".join(available))
             continue
         options: Dict[str, str] = {}
         if name == "tensorrt":

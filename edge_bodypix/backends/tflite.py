@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..utils.native_log import native_stderr_to_log
 from ..utils.edgetpu import EDGETPU_CUSTOM_OP, is_edgetpu_model, load_edgetpu_delegate
 from ..utils.interpreter_library import interpreter_library
 from ..utils.tflite_file import read_tflite_info
@@ -74,12 +75,13 @@ class TFLiteBackend(Backend):
                 load_edgetpu_delegate(self.library.load_delegate, self.path, edgetpu_device, cpu_twin)
             )
         try:
-            self.interpreter = self.library.interpreter_class(
-                model_path=self.path,
-                num_threads=num_threads,
-                experimental_delegates=delegates or None,
-            )
-            self.interpreter.allocate_tensors()
+            with native_stderr_to_log():  # LiteRT's "Created ... XNNPACK delegate" line, at DEBUG
+                self.interpreter = self.library.interpreter_class(
+                    model_path=self.path,
+                    num_threads=num_threads,
+                    experimental_delegates=delegates or None,
+                )
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFormatError(f"{self.path}: the interpreter cannot load this model ({exc})") from exc
         inputs = self.interpreter.get_input_details()

@@ -8,6 +8,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
+from ..utils.native_log import quiet_native_libraries
 from . import bench as bench_command
 from . import convert as convert_command
 from . import models as models_command
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_native_libraries(args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="edge-bodypix: %(levelname)s: %(message)s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Union
 
@@ -55,7 +56,18 @@ def exit_code(error: BaseException) -> int:
     return 2 if isinstance(error, (InvalidParameterError, ModelNotFoundError, ConfigError)) else 1
 
 
+#: Library parameters that errors name in Python syntax (backend='onnxruntime'), and their flags.
+FLAGS = {"backend": "--backend", "model": "--model", "internal_resolution": "--internal-resolution",
+         "num_threads": "--threads", "models_dir": "--models-dir", "segmentation_threshold": "--threshold"}
+_PYTHON_HINT = re.compile(r"\b(" + "|".join(FLAGS) + r")=(['\"]?)([^'\",;)\s]+)\2")
+
+
+def as_flags(message: str) -> str:
+    """A library message with its `name='value'` hints written as the command's flags (`--name value`)."""
+    return _PYTHON_HINT.sub(lambda m: f"{FLAGS[m.group(1)]} {m.group(3)}", message)
+
+
 def fail(error: Union[EdgeBodyPixError, str], code: int = 2) -> int:
-    """Print an error line to stderr and return the exit code."""
-    print(f"edge-bodypix: error: {error}", file=sys.stderr)
+    """Print an error line to stderr (hints as flags) and return the exit code."""
+    print(f"edge-bodypix: error: {as_flags(str(error))}", file=sys.stderr)
     return code

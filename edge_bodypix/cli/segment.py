@@ -162,8 +162,9 @@ def run(args) -> int:
         try:
             records.append(segment_file(net, path, _unique_stem(path, used), args))
         except EdgeBodyPixError as exc:
-            failures.append({"image": path, "error": str(exc)})
-            print(f"edge-bodypix: error: {exc}", file=sys.stderr)
+            message = str(exc) if path in str(exc) else f"{path}: {exc}"  # every error names its file
+            failures.append({"image": path, "error": message})
+            fail(message)
     summary = {
         "model": net.info.name,
         "model_path": net.info.path,
@@ -195,6 +196,6 @@ def print_summary(summary: Dict[str, Any], stream=None) -> None:
             file=stream,
         )
     for failure in summary["failed"]:
-        print(f"{failure['image']}: FAILED ({failure['error']})", file=stream)
+        print(f"{failure['image']}: failed (error on stderr)", file=stream)
 
 
