@@ -36,11 +36,16 @@ def test_provider_preference_follows_what_onnxruntime_reports():
         choose_providers(jetson, preference=("rocm",))
 
 
-def test_missing_gpu_providers_are_reported_not_silent(caplog):
-    with caplog.at_level(logging.WARNING):
-        chosen = choose_providers(["CPUExecutionProvider"])
+def test_missing_gpu_providers_are_warned_about_only_when_asked_for_by_name(caplog):
+    with caplog.at_level(logging.DEBUG):
+        chosen = choose_providers(["CPUExecutionProvider"])  # the default list: try what may be there
     assert [p for p, _ in chosen] == ["CPUExecutionProvider"]
+    assert {r.levelno for r in caplog.records} == {logging.DEBUG}  # reported with -v, not on every run
     assert "TensorrtExecutionProvider" in caplog.text and "CUDAExecutionProvider" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        choose_providers(["CPUExecutionProvider"], preference=("cuda", "cpu"))
+    assert "CUDAExecutionProvider" in caplog.text and caplog.records[0].levelno == logging.WARNING
 
 
 def test_this_host_runs_onnx_models_on_the_cpu_provider(onnx_net):
