@@ -18,6 +18,7 @@ def quick_results(tmp_path_factory):
     result = subprocess.run([SCRIPT, "bench", "--quick", "--output-dir", str(directory)],
                             capture_output=True, text=True, env=os.environ, timeout=900)
     assert result.returncode == 0, result.stderr
+    (directory / "stderr.txt").write_text(result.stderr)
     return directory
 
 
@@ -68,3 +69,18 @@ def test_compare_mode_reports_ratios(quick_results, tmp_path):
     bad = subprocess.run([SCRIPT, "bench", "--compare", str(other), str(tmp_path / "missing.json")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "cannot compare" in bad.stderr
+
+
+def test_progress_shows_at_once_as_plain_lines_through_a_pipe_and_nothing_else_is_printed(quick_results):
+    lines = (quick_results / "stderr.txt").read_text().splitlines()
+    assert lines[0] == "bench: 2 installed model variants, quick run"  # before any model is loaded
+    assert all(line.startswith("bench: ") for line in lines), lines  # no TensorFlow / absl / LiteRT chatter
+    assert not any("\r" in line for line in lines)
+    for phase in ("loading models 1/2", "timing 1/10", "timing 10/10", "accuracy 2/2"):
+        assert any(phase in line for line in lines), phase
+
+
+def test_the_quick_report_says_how_few_images_its_accuracy_comes_from(quick_results):
+    report = (quick_results / "report.md").read_text()
+    assert "Person masks on 6 COCO photos with people and 6 without (--quick" in report
+    assert "| 6 + 6 |" in report

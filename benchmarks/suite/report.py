@@ -50,7 +50,7 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
     axis.set_title("Latency against resolution (segment_person)")
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(directory / "latency_vs_resolution.png", dpi=110)
+    figure.savefig(directory / "latency_vs_resolution.png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     names.append("latency_vs_resolution.png")
     accuracy = [a for a in results.get("accuracy", []) if a.get("person_iou_mean") is not None]
@@ -66,7 +66,7 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
         axis.set_ylabel("person IoU (COCO, mean)")
         axis.set_title("Accuracy against latency")
         figure.tight_layout()
-        figure.savefig(directory / "accuracy_vs_latency.png", dpi=110)
+        figure.savefig(directory / "accuracy_vs_latency.png", dpi=110, bbox_inches="tight")  # labels at the edge
         plt.close(figure)
         names.append("accuracy_vs_latency.png")
     return names
@@ -98,12 +98,18 @@ def markdown(results: Dict[str, object], plots: List[str]) -> str:
             f"{r['postprocess_ms']['median']:.2f} / {r['postprocess_ms']['p90']:.2f} | "
             f"{r['total_ms']['median']:.2f} | {r['fps']} |")
     if results.get("accuracy"):
-        lines += ["", "## Accuracy (COCO train images, read as relative)", "",
-                  "| model | resolution | person IoU | false-positive pixels | false-positive images | OKS AP | "
-                  "IoU vs float |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        first = results["accuracy"][0]
+        scope = (f"person masks on {first.get('images')} COCO photos with people and {first.get('negatives')} "
+                 "without")
+        scope += (" (--quick: the first of each set, too few for more than a rough comparison; keypoints not "
+                  "scored)" if results.get("quick") else ", keypoint AP on the COCO keypoint set")
+        lines += ["", "## Accuracy (COCO train images, read as relative)", "", scope[0].upper() + scope[1:] + ".", "",
+                  "| model | resolution | photos | person IoU | false-positive pixels | false-positive images | "
+                  "OKS AP | IoU vs float |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for a in results["accuracy"]:
             ap = a.get("keypoints") or {}
-            lines.append(f"| {a['model']} | {a['resolution']} | {a.get('person_iou_mean')} | "
+            lines.append(f"| {a['model']} | {a['resolution']} | {a.get('images')} + {a.get('negatives')} | "
+                         f"{a.get('person_iou_mean')} | "
                          f"{a.get('false_positive_pixel_rate')} | {a.get('false_positive_images')} | {ap.get('AP', '-')} | "
                          f"{a.get('iou_vs_float', '-')} |")
     lines += ["", f"Peak resident memory of the run: {results['peak_rss_mb']:.0f} MB (including TensorFlow when it "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import cv2
 
+from edge_bodypix.utils.native_log import native_stderr_to_log
+
 from . import accuracy, device, matrix, report, timing
+from .progress import note, steps
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -22,12 +24,7 @@ def _frames(images: Path):
     return frames
 
 
-def progress_bar(step: int, total: int, label: str) -> None:
-    width = 30
-    done = int(width * step / total)
-    end = "\n" if step == total else ""
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} {label:24}{end}")
-    sys.stderr.flush()
+QUICK_ACCURACY_IMAGES = 6  # --quick scores person masks on the first 6 photos with people and 6 without
 
 
 def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = None,
@@ -40,7 +37,8 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
     frame_dir = Path(images) if images else SHARED / "images"
     evaluation = Path(eval_dir) if eval_dir else SHARED / "eval"
     variants = matrix.discover(models, backends, quick)
-    loaded = timing.load_variants(variants, threads)
+    note(f"{len(variants)} installed model variants, {'quick' if quick else 'full'} run", show_progress)
+    loaded = timing.load_variants(variants, threads, show_progress)
     if generated and not models:
         from .generated_models import generated_variants
 
@@ -48,7 +46,10 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
         from edge_bodypix.models import user_cache_dir
 
         cache = user_cache_dir().parent / "generated"  # built once, reused across runs, never in the report folder
-        extra = timing.load_variants(generated_variants(cache, have, quick), threads)
+        note("timing-only models with generated weights (built with TensorFlow on the first run)", show_progress)
+        with native_stderr_to_log():  # TensorFlow's import-time notices, at DEBUG
+            built = generated_variants(cache, have, quick)
+        extra = timing.load_variants(built, threads, show_progress)
         for item in extra:
             item["generated"] = True
         loaded += extra
@@ -59,7 +60,7 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
         raise SystemExit(f"no .jpg frames in {frame_dir}")
     sizes = matrix.parse_resolutions(resolutions, quick)
     methods = ("segment_person", "segment_person_parts") if quick else timing.METHODS
-    latency = timing.measure(loaded, frames, sizes, rounds, methods, progress_bar if show_progress else None)
+    latency = timing.measure(loaded, frames, sizes, rounds, methods, show_progress)
     generated_names = {i["net"].info.name for i in loaded if i.get("generated")}
     for row in latency:
         row["generated_weights"] = row["model"] in generated_names
@@ -67,18 +68,18 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
     person_set, keypoint_set = evaluation / "coco-person-dev", evaluation / "coco-keypoints-dev"
     floats = {(i["net"].info.architecture, i["net"].info.multiplier, i["net"].info.output_stride): i["net"]
               for i in loaded if "float" in i["net"].info.quantisation}
-    for item in loaded:
+    limit = QUICK_ACCURACY_IMAGES if quick else None
+    scored = [item for item in loaded if not item.get("generated")]  # random weights: timing only
+    for item in steps(scored, "accuracy", lambda i: i["net"].info.name, show_progress):
         net = item["net"]
-        if item.get("generated"):
-            continue  # random weights: timing only, never an accuracy figure
         entry = {"model": net.info.name, "resolution": "medium"}
         if person_set.is_dir():
-            entry.update(accuracy.person_masks(net, person_set, limit=6 if quick else None))
+            entry.update(accuracy.person_masks(net, person_set, limit=limit))
         if keypoint_set.is_dir() and not quick:
             entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set)
         reference = floats.get((net.info.architecture, net.info.multiplier, net.info.output_stride))
         if reference is not None and reference is not net and person_set.is_dir():
-            entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=6 if quick else None)
+            entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=limit)
         scores.append(entry)
     results = {
         "device": device.device_info(argv), "frames": f"{len(frames)} photos resized to 640x480",

@@ -7,11 +7,12 @@ import resource
 import statistics
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .matrix import Variant, internal_resolution_for
+from .progress import steps
 
 METHODS = ("segment_person", "segment_person_parts", "segment_multi_person")
 
@@ -24,12 +25,12 @@ def rss_mb() -> float:
         return float("nan")
 
 
-def load_variants(variants: Sequence[Variant], threads: int) -> List[dict]:
+def load_variants(variants: Sequence[Variant], threads: int, show_progress: bool = True) -> List[dict]:
     """Load each variant, recording load time, memory added and model size; failures are reported, not fatal."""
     import edge_bodypix
 
     loaded = []
-    for variant in variants:
+    for variant in steps(variants, "loading models", lambda v: v.label, show_progress):
         before = rss_mb()
         started = time.perf_counter()
         try:
@@ -46,33 +47,39 @@ def _stats(values: List[float]) -> Dict[str, float]:
     return {"median": round(statistics.median(values), 3), "p90": round(float(np.percentile(values, 90)), 3)}
 
 
+def _time_round(loaded: List[dict], frames: Sequence[np.ndarray], methods: Sequence[str], internal,
+                samples: Optional[Dict[tuple, Dict[str, List[float]]]]) -> None:
+    """One pass over the frames, variants interleaved per frame; timings go to `samples` (None: warm-up)."""
+    for frame in frames:
+        for item in loaded:
+            net = item["net"]
+            for method in methods:
+                getattr(net, method)(frame, internal_resolution=internal)
+                if samples is None:
+                    continue
+                t = net.last_timings
+                bucket = samples[(id(net), method)]
+                bucket["pre"].append(t.preprocess_ms)
+                bucket["inference"].append(t.inference_ms)
+                bucket["post"].append(t.postprocess_ms)
+                bucket["total"].append(t.total_ms)
+
+
 def measure(loaded: List[dict], frames: Sequence[np.ndarray], resolutions: Sequence, rounds: int,
-            methods: Sequence[str] = METHODS, progress=None) -> List[dict]:
-    """Rows of median / p90 latencies per (variant, resolution, method); variants interleaved per frame."""
+            methods: Sequence[str] = METHODS, show_progress: bool = True) -> List[dict]:
+    """Rows of median / p90 latencies per (variant, resolution, method), after two warm-up rounds each."""
     rows = []
-    total_steps = len(resolutions) * (rounds + 2)
-    step = 0
-    for resolution in resolutions:
+    plan = [(resolution, round_index) for resolution in resolutions for round_index in range(rounds + 2)]
+    samples: Dict[tuple, Dict[str, List[float]]] = {}
+    label = lambda step: f"resolution {step[0]}, round {step[1] + 1} of {rounds + 2}"  # noqa: E731
+    for resolution, round_index in steps(plan, "timing", label, show_progress):
         internal = internal_resolution_for(resolution)
-        samples = {(id(item["net"]), method): {"pre": [], "inference": [], "post": [], "total": []}
-                   for item in loaded for method in methods}
-        for round_index in range(rounds + 2):  # two warm-up rounds
-            step += 1
-            if progress:
-                progress(step, total_steps, f"resolution {resolution}")
-            for frame in frames:
-                for item in loaded:
-                    net = item["net"]
-                    for method in methods:
-                        getattr(net, method)(frame, internal_resolution=internal)
-                        if round_index < 2:
-                            continue
-                        t = net.last_timings
-                        bucket = samples[(id(net), method)]
-                        bucket["pre"].append(t.preprocess_ms)
-                        bucket["inference"].append(t.inference_ms)
-                        bucket["post"].append(t.postprocess_ms)
-                        bucket["total"].append(t.total_ms)
+        if round_index == 0:
+            samples = {(id(item["net"]), method): {"pre": [], "inference": [], "post": [], "total": []}
+                       for item in loaded for method in methods}
+        _time_round(loaded, frames, methods, internal, samples if round_index >= 2 else None)
+        if round_index < rounds + 1:
+            continue
         for item in loaded:
             net = item["net"]
             for method in methods:

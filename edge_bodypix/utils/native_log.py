@@ -18,7 +18,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 log = logging.getLogger("edge_bodypix.native")
-CHATTER = re.compile(r"^(INFO: Created TensorFlow Lite .*delegate|INFO: Initialized TensorFlow Lite runtime)")
+CHATTER = re.compile(
+    r"^(INFO: Created TensorFlow Lite .*delegate|INFO: Initialized TensorFlow Lite runtime"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"  # absl's first line
+    r"|I\d{4} \d\d:\d\d:\d+\.\d+ )"  # absl INFO lines (TensorFlow's oneDNN notice, ...)
+)
 
 
 @contextmanager
