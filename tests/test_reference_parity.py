@@ -2,8 +2,9 @@
 
 The published npm package runs in Node.js (tests/reference/) on the very
 tensors our interpreter produced; only pre- and post-processing can differ.
-Targets: person-mask IoU >= 0.98, part ids equal on >= 95% of person pixels,
-and the resized model input equal to body-pix's `padAndResizeTo` up to rounding.
+Targets: person-mask outlines within one model-input pixel, part ids equal
+except near part boundaries (`part_label_tolerance`), and the resized model
+input equal to body-pix's `padAndResizeTo` up to rounding.
 """
 
 import os
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from bodypix_reference import reference_unavailable_reason, run_reference
-from conftest import cell_px, iou, outline_displacement
+from conftest import cell_px, iou, label_disagreement_depth, outline_displacement
 
 pytestmark = pytest.mark.reference
 
@@ -69,8 +70,22 @@ def test_masks_parts_and_input_match_body_pix(reference_available, net, photos, 
     their_parts = run.results["parts"].data
     both = (our_parts >= 0) & (their_parts >= 0)
     assert both.sum() > 1000
-    assert (our_parts[both] == their_parts[both]).mean() >= 0.95
+    assert label_disagreement_depth(their_parts, our_parts, both) <= part_label_tolerance(net, input_pixel)
     assert outline_displacement(their_parts >= 0, our_parts >= 0) <= input_pixel
+
+
+def part_label_tolerance(net, input_pixel: float) -> float:
+    """How far from a part boundary (image pixels) our part ids may differ from body-pix's.
+
+    Each map gives a pixel the label of a sample up to half a sample pitch away:
+    body-pix samples every model-input pixel, we sample `part_factor` times per
+    output-stride cell (stride / part_factor input pixels apart), so the same
+    argmax boundary can land (1 + stride / part_factor) / 2 input pixels apart;
+    where two parts' logits cross at a shallow angle, float32 WebGL arithmetic
+    against ours moves the crossing by up to as much again. Measured: at most
+    2.35 input pixels (the 640x480 frame at "low"), against this 3.
+    """
+    return (1 + net.output_stride / net.part_factor) * input_pixel
 
 
 POSE_CASES = [("one", "full"), ("two", "frame"), ("five", "full"), ("five", "frame"), ("two", "odd")]
@@ -198,7 +213,7 @@ def test_onnx_float_models_match_body_pix_at_both_strides(reference_available, p
     assert outline_displacement(run.results["person"].data, person.data) <= input_pixel
     parts, theirs = net.segment_person_parts(image).data, run.results["parts"].data
     both = (parts >= 0) & (theirs >= 0)
-    assert (parts[both] == theirs[both]).mean() >= 0.95
+    assert label_disagreement_depth(theirs, parts, both) <= part_label_tolerance(net, input_pixel)
     their_poses = run.results["person"].summary["allPoses"]
     assert len(person.all_poses) == len(their_poses) > 0
     for ours, their in zip(person.all_poses, their_poses):
