@@ -173,7 +173,8 @@ venv() {
     if [ -e "$ROOT/opt/venv/.arm64-check-deps" ]; then echo "venv ready"; return; fi
     cp "$WHEELS"/*.whl "$ROOT/opt/wheels/"
     mount_chroot
-    in_root max "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --no-index --find-links /opt/wheels $REQS"
+    # --no-compile: byte-compiling every installed file under emulation took most of the 15 min this step took
+    in_root max "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --no-compile --no-index --find-links /opt/wheels $REQS"
     umount_chroot
     touch "$ROOT/opt/venv/.arm64-check-deps"
     # cache the finished root so a wiped $WORK skips the 10+ min emulated second stage
@@ -208,7 +209,17 @@ x86() {
     ln -sfn "$SHARED" "$X86/shared"
     [ -x "$X86/venv/bin/python" ] || python3 -m venv "$X86/venv"
     grep -iE '^(numpy|opencv-python-headless|ai-edge-litert|threadpoolctl|pytest)==' "$RES/arm-freeze.txt" > "$RES/pins.txt"
-    "$X86/venv/bin/pip" install -q -r "$RES/pins.txt" "setuptools>=69" wheel
+    "$X86/venv/bin/pip" install -q "setuptools>=69" wheel
+    if ! "$X86/venv/bin/pip" install -q -r "$RES/pins.txt"; then
+        # the host's Python is not the guest's (trixie: 3.13, the host 3.11): a pin without a wheel for the
+        # host (numpy 2.5 needs 3.12) takes the newest version that has one; the freeze below says which
+        local pin
+        while read -r pin; do
+            "$X86/venv/bin/pip" install -q "$pin" 2>/dev/null || "$X86/venv/bin/pip" install -q "${pin%%==*}"
+        done < "$RES/pins.txt"
+    fi
+    "$X86/venv/bin/pip" freeze | grep -iE '^(numpy|opencv-python-headless|ai-edge-litert)==' > "$RES/x86-freeze.txt"
+    diff "$RES/pins.txt" "$RES/x86-freeze.txt" | grep '^[<>]' | sed 's/^/  differs: /' || echo "  x86 has the guest's versions"
     "$X86/venv/bin/pip" install -q --no-deps -e "$X86/main"
 }
 step x86-venv x86

@@ -304,22 +304,6 @@ class RecordingSource:
         self.inner.close()
 
 
-class Keep:
-    """A daemon output that keeps what it is given (the frames that would have left the device)."""
-
-    def __init__(self):
-        self.frames = []
-
-    def start(self):
-        pass
-
-    def write(self, frame):
-        self.frames.append(frame)
-
-    def stop(self):
-        pass
-
-
 def daemon_config(source: str, effect: str, frames: int, **model):
     from edge_bodypix.daemon.config import load_config
 
@@ -329,10 +313,11 @@ def daemon_config(source: str, effect: str, frames: int, **model):
 
 
 def run_daemon(net, source: RecordingSource, effect: str, frames: int, outputs=None):
+    from edge_bodypix.daemon.outputs import MemoryOutput
     from edge_bodypix.daemon.service import Service
     from edge_bodypix.daemon.systemd import Notifier
 
-    keep = Keep()
+    keep = MemoryOutput()
     service = Service(daemon_config(str(source.path), effect, frames), net=net, source=source,
                       outputs=[keep] + list(outputs or []), notifier=Notifier(address=""))
     service.run()

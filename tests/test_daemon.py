@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED
+from edge_bodypix.daemon.outputs import MemoryOutput
 
 VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
@@ -262,20 +263,6 @@ class FaultySource:
         self.inner.close()
 
 
-class Collector:
-    def __init__(self):
-        self.frames = []
-
-    def start(self):
-        pass
-
-    def write(self, frame):
-        self.frames.append(frame)
-
-    def stop(self):
-        pass
-
-
 def test_faults_yield_protected_frames_and_no_crash(net):
     from edge_bodypix.daemon.config import load_config
     from edge_bodypix.daemon.service import Service
@@ -283,7 +270,7 @@ def test_faults_yield_protected_frames_and_no_crash(net):
 
     config = load_config(None, {"source": {"uri": str(VIDEO)}, "http": {"listen": ""},
                                 "service": {"max_frames": 40}, "privacy": {"effect": "blur-faces", "hold_frames": 0}})
-    source, collector = FaultySource(corrupt_at=7, vanish_at=15), Collector()
+    source, collector = FaultySource(corrupt_at=7, vanish_at=15), MemoryOutput()
     flaky = FlakyNet(net, fail_on={3, 20})
     service = Service(config, net=flaky, source=source, outputs=[collector], notifier=Notifier(address=""))
     assert service.run() == 0
@@ -314,7 +301,7 @@ def test_pipelined_inference_emits_the_same_frames_in_order_as_sequential(net, e
         config = load_config(None, {"source": {"uri": str(VIDEO)}, "http": {"listen": ""},
                                     "service": {"max_frames": 12}, "privacy": {"effect": effect},
                                     "model": {"pipeline": pipeline, "infer_every": 2}})
-        collector = Collector()
+        collector = MemoryOutput()
         service = Service(config, net=net, source=OpenCVSource(str(VIDEO)), outputs=[collector],
                           notifier=Notifier(address=""))
         assert service.run() == 0
@@ -339,7 +326,7 @@ def test_a_single_frame_run_still_reports_ready_and_emits_its_frame(tmp_path, ne
         listener.settimeout(2)
         config = load_config(None, {"http": {"listen": ""}, "service": {"max_frames": 1},
                                     "model": {"pipeline": pipeline}})
-        collector = Collector()
+        collector = MemoryOutput()
         service = Service(config, net=net, source=OpenCVSource(str(VIDEO)), outputs=[collector],
                           notifier=Notifier(address=path, watchdog_usec="1000000"))
         assert service.run() == 0

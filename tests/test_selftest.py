@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import edge_bodypix
+from edge_bodypix.daemon.outputs import MemoryOutput
 from edge_bodypix.parts import KEYPOINT_NAMES
 from edge_bodypix.privacy import selftest
 from edge_bodypix.privacy.selftest import FACE_BOX, KEYPOINTS, evaluate, reference_mask, run_selftest
@@ -137,20 +138,6 @@ def test_the_photo_ships_in_the_package():
 
 
 # -- the daemon --------------------------------------------------------------------------------------
-class Collector:
-    def __init__(self):
-        self.frames = []
-
-    def start(self):
-        pass
-
-    def write(self, frame):
-        self.frames.append(frame)
-
-    def stop(self):
-        pass
-
-
 def run_daemon(net, frames, pipeline, **privacy):
     from edge_bodypix.daemon.config import load_config
     from edge_bodypix.daemon.service import Service
@@ -160,7 +147,7 @@ def run_daemon(net, frames, pipeline, **privacy):
     config = load_config(None, {"source": {"uri": str(VIDEO), "realtime": False}, "http": {"listen": ""},
                                 "service": {"max_frames": frames}, "model": {"pipeline": pipeline},
                                 "privacy": {"hold_frames": 0, **privacy}})
-    collector = Collector()
+    collector = MemoryOutput()
     service = Service(config, net=net, source=OpenCVSource(str(VIDEO)), outputs=[collector],
                       notifier=Notifier(address=""))
     assert service.run() == 0

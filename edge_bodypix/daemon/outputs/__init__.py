@@ -3,6 +3,7 @@
 from .base import Output, ProcessedFrame
 from .events import EventsOutput
 from .http import HttpOutput
+from .memory import MemoryOutput
 from .recorder import RecorderOutput
 
-__all__ = ["Output", "ProcessedFrame", "HttpOutput", "RecorderOutput", "EventsOutput"]
+__all__ = ["Output", "ProcessedFrame", "HttpOutput", "RecorderOutput", "EventsOutput", "MemoryOutput"]
