@@ -139,7 +139,7 @@ def test_multi_person_masks_parts_and_poses(tmp_path):
 
 
 def test_effects_are_written_next_to_the_masks(tmp_path):
-    effects = ["mask", "parts", "pixelated", "bokeh", "blur-faces", "anonymize-persons", "blur-background"]
+    effects = ["mask", "parts", "pixelated", "bokeh", "blur-faces", "pixelate-persons", "fill-faces", "blur-background"]
     args = [arg for effect in effects for arg in ("--effect", effect)]
     result = run_cli("segment", PHOTOS["two"], *args, "--json", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -155,6 +155,17 @@ def test_effects_are_written_next_to_the_masks(tmp_path):
         assert not np.array_equal(written, original), effect
     bad = run_cli("segment", PHOTOS["two"], "--effect", "sepia", "--output-dir", tmp_path)
     assert bad.returncode == 2 and "invalid choice: 'sepia'" in bad.stderr
+
+
+def test_segment_and_serve_name_the_privacy_effects_alike():
+    from edge_bodypix.cli import build_parser
+    from edge_bodypix.privacy.effects import PRIVACY_EFFECTS
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    choices = {name: next(a.choices for a in commands[name]._actions if "--effect" in a.option_strings)
+               for name in ("segment", "serve")}
+    assert set(PRIVACY_EFFECTS) <= set(choices["segment"]) and set(choices["serve"]) == set(PRIVACY_EFFECTS)
 
 
 def test_version_is_printed():

@@ -15,6 +15,7 @@ from ..errors import EdgeBodyPixError
 from ..imageio import read_rgb
 from ..results import PersonSegmentation
 from ..privacy import anonymize
+from ..privacy.effects import PRIVACY_EFFECTS, PrivacyEffect
 from ..rendering import (
     draw_bokeh_effect,
     draw_mask,
@@ -24,15 +25,20 @@ from ..rendering import (
     to_mask,
 )
 
-#: --effect names: what each draws from the image and its person / part results.
+def _privacy(effect: PrivacyEffect):
+    """The privacy effect as a drawing: faces from the part result, persons and background from the mask."""
+    return lambda image, person, parts: anonymize(image, parts if effect.target == "faces" else person,
+                                                  effect.target, effect.method)
+
+
+#: --effect names: what each draws from the image and its person / part results (the privacy
+#: effects with the daemon's names, from edge_bodypix.privacy.effects).
 EFFECTS = {
     "mask": lambda image, person, parts: draw_mask(image, to_mask(person)),
     "parts": lambda image, person, parts: draw_mask(image, to_colored_part_mask(parts)),
     "pixelated": lambda image, person, parts: draw_pixelated_mask(image, to_colored_part_mask(parts)),
     "bokeh": lambda image, person, parts: draw_bokeh_effect(image, person),
-    "blur-faces": lambda image, person, parts: anonymize(image, parts, "faces", "blur"),
-    "anonymize-persons": lambda image, person, parts: anonymize(image, person, "persons", "pixelate"),
-    "blur-background": lambda image, person, parts: anonymize(image, person, "background", "blur"),
+    **{name: _privacy(effect) for name, effect in PRIVACY_EFFECTS.items()},
 }
 
 

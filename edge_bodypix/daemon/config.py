@@ -10,19 +10,11 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
 from ..errors import EdgeBodyPixError, InvalidParameterError
+from ..privacy.effects import PRIVACY_EFFECTS
 
 DEFAULT_CONFIG_PATH = "/etc/edge-bodypix/config.toml"
 
-#: --effect names -> (privacy target, method)
-EFFECTS: Dict[str, Tuple[str, str]] = {
-    "blur-faces": ("faces", "blur"),
-    "pixelate-faces": ("faces", "pixelate"),
-    "fill-faces": ("faces", "fill"),
-    "blur-persons": ("persons", "blur"),
-    "pixelate-persons": ("persons", "pixelate"),
-    "fill-persons": ("persons", "fill"),
-    "blur-background": ("background", "blur"),
-}
+EFFECTS = PRIVACY_EFFECTS  # privacy.effect / --effect names (edge_bodypix.privacy.effects)
 DEVICES = ("auto", "cpu", "edgetpu")
 BACKENDS = ("tflite", "onnxruntime", "auto")
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -62,7 +62,7 @@ def check_model(config: Config, report: Preflight) -> None:
     except EdgeBodyPixError as exc:
         report.errors.append(f"model.name = {config.model.name!r} ({name}): {exc}")
         return
-    result = run_selftest(net, EFFECTS[config.privacy.effect][0], None, config.model.segmentation_threshold)
+    result = run_selftest(net, EFFECTS[config.privacy.effect].target, None, config.model.segmentation_threshold)
     (report.notes if result.passed else report.errors).append(f"model {net.info.name}: {result.summary()}")
 
 

@@ -32,7 +32,7 @@ class SelfTestSchedule:
                  status: Callable[[str], None] = lambda text: None, clock: Callable[[], float] = time.monotonic):
         self.net, self.metrics, self.executor, self.status, self.clock = net, metrics, executor, status, clock
         self.interval = config.privacy.selftest_interval_s
-        self.target = EFFECTS[config.privacy.effect][0]
+        self.target = EFFECTS[config.privacy.effect].target
         self.threshold = config.model.segmentation_threshold
         self.last: Optional[SelfTestResult] = None
         self._future: Optional[Future] = None

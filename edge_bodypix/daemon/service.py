@@ -111,7 +111,8 @@ class Processor:
         self.config = config
         self.metrics = metrics
         self.executor = executor
-        self.target, self.method = EFFECTS[config.privacy.effect]
+        effect = EFFECTS[config.privacy.effect]
+        self.target, self.method = effect.target, effect.method
         self.strength = config.privacy.strength or None
         self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
         # people walking in at the border lead their segmentation: protect what moves there
