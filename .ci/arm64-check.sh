@@ -159,7 +159,11 @@ step debootstrap rootfs
 
 # --- 4. aarch64 wheels (downloaded on the host) and the venv ------------------------------------
 WHEELS=$CACHE/wheels-aarch64-$PYTAG
-REQS="numpy opencv-python-headless ai-edge-litert threadpoolctl pytest setuptools>=69 wheel"
+# LiteRT as pyproject.toml allows it on aarch64 (keep the two in step): 2.2.0 and 2.3.0 segfault in
+# allocate_tensors here (QEMU 7.2, cortex-a72 and max, Python 3.11 and 3.13); 2.1.6 runs
+REQS="numpy opencv-python-headless ai-edge-litert>=1.2,<2.2 threadpoolctl pytest setuptools>=69 wheel"
+STAMP=$ROOT/opt/venv/.arm64-check-deps  # holds the REQS it was built with: a change rebuilds the venv
+venv_current() { [ "$(cat "$STAMP" 2>/dev/null)" = "$REQS" ]; }
 wheels() {
     mkdir -p "$WHEELS"
     # every manylinux tag up to bookworm's glibc 2.36 (trixie has 2.41): LiteRT's cp313 wheels are 2_27 only
@@ -170,18 +174,18 @@ wheels() {
     ls "$WHEELS"
 }
 venv() {
-    if [ -e "$ROOT/opt/venv/.arm64-check-deps" ]; then echo "venv ready"; return; fi
+    if venv_current; then echo "venv ready"; return; fi
     cp "$WHEELS"/*.whl "$ROOT/opt/wheels/"
     mount_chroot
     # --no-compile: byte-compiling every installed file under emulation took most of the 15 min this step took
-    in_root max "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --no-compile --no-index --find-links /opt/wheels $REQS"
+    in_root max "[ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv; /opt/venv/bin/pip install -q --no-compile --no-index --find-links /opt/wheels $(printf "'%s' " $REQS)"
     umount_chroot
-    touch "$ROOT/opt/venv/.arm64-check-deps"
+    echo "$REQS" > "$STAMP"
     # cache the finished root so a wiped $WORK skips the 10+ min emulated second stage
     tar -cf "$CACHE/rootfs-arm64-$DIST.tar.part" -C "$ROOT" --exclude=./opt/edge --exclude=./proc/* --exclude=./sys/* --exclude=./dev/shm/* . \
         && mv "$CACHE/rootfs-arm64-$DIST.tar.part" "$CACHE/rootfs-arm64-$DIST.tar"
 }
-[ -e "$ROOT/opt/venv/.arm64-check-deps" ] || step aarch64-wheels wheels
+venv_current || step aarch64-wheels wheels
 step venv venv
 
 # --- 5. project and shared data -----------------------------------------------------------------
@@ -218,8 +222,10 @@ x86() {
             "$X86/venv/bin/pip" install -q "$pin" 2>/dev/null || "$X86/venv/bin/pip" install -q "${pin%%==*}"
         done < "$RES/pins.txt"
     fi
-    "$X86/venv/bin/pip" freeze | grep -iE '^(numpy|opencv-python-headless|ai-edge-litert)==' > "$RES/x86-freeze.txt"
-    diff "$RES/pins.txt" "$RES/x86-freeze.txt" | grep '^[<>]' | sed 's/^/  differs: /' || echo "  x86 has the guest's versions"
+    local differs
+    differs=$(diff <("$X86/venv/bin/pip" freeze | grep -iE '^(numpy|opencv-python-headless|ai-edge-litert)==') \
+                   <(grep -iE '^(numpy|opencv-python-headless|ai-edge-litert)==' "$RES/pins.txt") | grep '^[<>]' || true)
+    echo "x86 reference against the guest (< x86, > guest): ${differs:-the same versions}"
     "$X86/venv/bin/pip" install -q --no-deps -e "$X86/main"
 }
 step x86-venv x86
