@@ -10,8 +10,6 @@ import numpy as np
 from edge_bodypix.errors import BackendUnavailableError, ModelFormatError
 
 SUPPORTED_OPS = {"Conv", "Clip", "Min", "Max", "Reshape", "Transpose", "Shape", "Gather", "Relu"}
-ROLE_OUTPUTS = ("segments", "part_heatmaps", "heatmaps", "short_offsets", "long_offsets",
-                "displacement_fwd", "displacement_bwd", "part_offsets")
 
 
 @dataclass

@@ -15,9 +15,6 @@ from .tfjs_reader import TfjsModel
 
 _ACTIVATIONS = {"Relu": "Relu", "Relu6": "Relu6", "Elu": "Elu", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
 _FUSED = {"FusedDepthwiseConv2dNative": "DepthwiseConv2dNative", "_FusedConv2D": "Conv2D"}
-BODYPIX_OUTPUTS = ("float_segments", "float_part_heatmaps", "float_heatmaps", "float_short_offsets",
-                   "float_long_offsets", "float_part_offsets", "displacement_fwd_2/BiasAdd",
-                   "displacement_bwd_2/BiasAdd")
 
 
 def _decode_list(value: dict) -> List[str]:

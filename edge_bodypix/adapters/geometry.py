@@ -26,7 +26,6 @@ INTERNAL_RESOLUTIONS = {"low": 0.25, "medium": 0.5, "high": 0.75, "full": 1.0}
 NAMED_RESOLUTION_MAX_SIDE = 1440
 MIN_INTERNAL_RESOLUTION = 0.1
 MAX_INTERNAL_RESOLUTION = 2.0
-VALID_OUTPUT_STRIDES = (8, 16, 32)
 
 
 def internal_resolution_fraction(internal_resolution: InternalResolution) -> float:
@@ -172,25 +171,6 @@ def align_corners_scale(n_out: int, n_in: int) -> float:
     return (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
 
 
-def _neighbours(source: np.ndarray, n_in: int):
-    """Lower and upper neighbour indices and the weight of the upper one, clamped like TensorFlow."""
-    source = np.clip(np.asarray(source, dtype=np.float64), 0.0, n_in - 1)
-    low = np.floor(source).astype(np.intp)
-    high = np.minimum(low + 1, n_in - 1)
-    return low, high, (source - low)[:, None]
-
-
-def linear_interpolation_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
-    """(len(source) x n_in) matrix sampling a 1-D signal at fractional `source` positions.
-
-    Positions are clamped to [0, n_in - 1], as TensorFlow's bilinear kernels clamp
-    their neighbour indices.
-    """
-    low, high, frac = _neighbours(source, n_in)
-    identity = np.eye(n_in, dtype=np.float64)
-    return identity[low] * (1.0 - frac) + identity[high] * frac
-
-
 def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: int) -> np.ndarray:
     """Input-tensor coordinate sampled for each original pixel by body-pix `removePaddingAndResizeBack`.
 
@@ -230,7 +210,8 @@ def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tu
 
 
 def _extrapolating_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
-    """Like `linear_interpolation_matrix` but continuing the edge cells' slopes beyond the grid.
+    """A linear interpolation matrix (rows sample a 1-D signal at fractional `source` positions) that
+    continues the edge cells' slopes beyond the grid.
 
     Resampled rows just outside the grid then interpolate with the first rows
     inside it along the edge cell's line, so image pixels at the edge get the

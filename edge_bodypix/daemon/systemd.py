@@ -23,10 +23,6 @@ class Notifier:
         if self.address:
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
-    @property
-    def enabled(self) -> bool:
-        return self._socket is not None
-
     def send(self, message: str) -> None:
         if self._socket is None:
             return
