@@ -9,16 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_bodypix.imageio import read_rgb  # noqa: F401 - the benchmarks' image reader
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEFAULT_IMAGES = SHARED / "images"
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def camera_frame(image: np.ndarray) -> np.ndarray:

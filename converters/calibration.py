@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -12,6 +13,9 @@ import numpy as np
 from edge_bodypix.adapters.geometry import Geometry, input_resolution
 from edge_bodypix.adapters.preprocess import apply_lookup_table, input_lookup_table, pad_and_resize
 from edge_bodypix.errors import InvalidParameterError
+from edge_bodypix.imageio import read_rgb
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm"}
@@ -28,9 +32,10 @@ def collect_images(sources: Sequence[str], video_step: int = 15, limit: int = 40
         for file in files:
             suffix = file.suffix.lower()
             if suffix in IMAGE_SUFFIXES:
-                image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-                if image is not None:
-                    images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+                try:
+                    images.append(read_rgb(file))
+                except InvalidParameterError as exc:  # one bad file in a folder of photos: say so, go on
+                    log.warning("calibration: skipping %s", exc)
             elif suffix in VIDEO_SUFFIXES:
                 capture = cv2.VideoCapture(str(file))
                 index = 0

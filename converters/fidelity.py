@@ -16,10 +16,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+from edge_bodypix.evaluation import mask_iou
 
 
 def _keypoint_errors(ours, theirs, min_score: float = 0.5) -> List[float]:
@@ -70,7 +67,7 @@ def fidelity_report(reference, converted, images: Sequence[np.ndarray], names: S
     for image, name in zip(images, names):
         ref = reference.segment_person_parts(image)
         out = converted.segment_person_parts(image)
-        iou = _iou(ref.data >= 0, out.data >= 0)
+        iou = mask_iou(ref.data >= 0, out.data >= 0)
         both = (ref.data >= 0) & (out.data >= 0)
         agreement = float((ref.data[both] == out.data[both]).mean()) if both.any() else 1.0
         errors = _keypoint_errors(out.all_poses, ref.all_poses)

@@ -9,6 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_bodypix.evaluation import mask_iou as iou
+from edge_bodypix.imageio import read_rgb  # noqa: F401 - the tests' image reader
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EDGE_BODYPIX_SHARED", ROOT.parent / "shared"))
 MODELS = SHARED / "models"
@@ -33,12 +36,6 @@ if not DEFAULT_MODEL.is_file():  # pragma: no cover - a broken checkout, not a t
 # Tests resolve models from ../shared/models only and never touch the network or the user cache.
 os.environ["EDGE_BODYPIX_MODELS"] = str(MODELS)
 os.environ["XDG_CACHE_HOME"] = str(Path(os.environ.get("PYTEST_TMP_CACHE", "/tmp")) / "edge-bodypix-test-cache")
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert image is not None, f"cannot read {path}"
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def weight_spans(data: bytes):
@@ -102,12 +99,6 @@ def scene(net, frames):
         "parts": net.segment_person_parts(image),
         "people": net.segment_multi_person(image),
     }
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(bool), b.astype(bool)
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def outline_displacement(reference: np.ndarray, other: np.ndarray) -> int:

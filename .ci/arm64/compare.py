@@ -11,13 +11,7 @@ import numpy as np
 
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
 sys.path.insert(0, sys.argv[3])
-from conftest import outline_displacement  # noqa: E402
-
-
-def iou(x, y):
-    x, y = x.astype(bool), y.astype(bool)
-    union = np.logical_or(x, y).sum()
-    return float(np.logical_and(x, y).sum() / union) if union else 1.0
+from conftest import iou, outline_displacement  # noqa: E402
 
 
 def farthest(x, y, limit=64):

@@ -11,9 +11,8 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
-
-def _read_rgb(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+from edge_bodypix.evaluation import mask_iou
+from edge_bodypix.imageio import read_rgb
 
 
 def person_masks(net, dataset: Path, limit: Optional[int] = None, resolution="medium") -> Dict[str, object]:
@@ -26,11 +25,10 @@ def person_masks(net, dataset: Path, limit: Optional[int] = None, resolution="me
     ious = []
     for path in images:
         truth = cv2.imread(str(dataset / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 0
-        predicted = net.segment_person(_read_rgb(path), internal_resolution=resolution).data.astype(bool)
-        union = np.logical_or(truth, predicted).sum()
-        ious.append(float(np.logical_and(truth, predicted).sum() / union) if union else 1.0)
+        predicted = net.segment_person(read_rgb(path), internal_resolution=resolution).data.astype(bool)
+        ious.append(mask_iou(truth, predicted))
     negatives = sorted((dataset / "negatives" / "images").glob("*.jpg"))[:limit]
-    fractions = [float(net.segment_person(_read_rgb(p), internal_resolution=resolution).data.mean()) for p in negatives]
+    fractions = [float(net.segment_person(read_rgb(p), internal_resolution=resolution).data.mean()) for p in negatives]
     return {
         "images": len(ious), "person_iou_mean": round(float(np.mean(ious)), 4) if ious else None,
         "negatives": len(fractions),
@@ -54,7 +52,7 @@ def keypoints_ap(net, dataset: Path, resolution="medium", detailed: bool = False
              "rightAnkle"]
     results: List[dict] = []
     for info in truth_data["images"]:
-        image = _read_rgb(dataset / "images" / info["file_name"])
+        image = read_rgb(dataset / "images" / info["file_name"])
         for pose in net.segment_person(image, internal_resolution=resolution).all_poses:
             parts = {kp.part: kp for kp in pose.keypoints}
             flat = [v for name in order for v in (*parts[name].position, parts[name].score)]
@@ -77,8 +75,7 @@ def agreement(net, reference, dataset: Path, limit: Optional[int] = None) -> flo
     """Mean person-mask IoU of a model against another (its float original) on the COCO photos."""
     ious = []
     for path in sorted((dataset / "images").glob("*.jpg"))[:limit]:
-        image = _read_rgb(path)
+        image = read_rgb(path)
         a, b = net.segment_person(image).data.astype(bool), reference.segment_person(image).data.astype(bool)
-        union = np.logical_or(a, b).sum()
-        ious.append(float(np.logical_and(a, b).sum() / union) if union else 1.0)
+        ious.append(mask_iou(a, b))
     return round(float(np.mean(ious)), 4)

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Sequence
 
 import cv2
 
+from edge_bodypix.imageio import read_rgb
 from edge_bodypix.utils.native_log import native_stderr_to_log
 
 from . import accuracy, device, matrix, report, timing
@@ -19,8 +20,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 def _frames(images: Path):
     frames = []
     for path in sorted(images.glob("*.jpg")):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        frames.append(cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (640, 480), interpolation=cv2.INTER_AREA))
+        frames.append(cv2.resize(read_rgb(path), (640, 480), interpolation=cv2.INTER_AREA))
     return frames
 
 

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError
+from ..evaluation import mask_iou
 from ..parts import KEYPOINT_NAMES
 from ..results import PartSegmentation, PersonSegmentation
 from .protection import default_margin
@@ -140,8 +141,7 @@ def evaluate(result, target: str = "faces", margin_px: Optional[float] = None,
                                       f"{expected.shape[1]}x{expected.shape[0]}",))
     problems: list = []
     mask = result.data >= 0 if isinstance(result, PartSegmentation) else result.data != 0
-    union = np.count_nonzero(mask | expected)
-    iou = np.count_nonzero(mask & expected) / union if union else 0.0
+    iou = mask_iou(mask, expected, empty=0.0)
     if not iou >= MIN_PERSON_IOU:
         problems.append(f"person mask IoU {iou:.2f} with the reference < {MIN_PERSON_IOU}")
     keypoint_error = _keypoint_error(result, problems)
