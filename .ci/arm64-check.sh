@@ -197,7 +197,7 @@ project() {
     local stamp=$(sha256sum "$PROJECT/pyproject.toml" | cut -c1-16)
     if [ "$(cat "$ROOT/opt/venv/.arm64-check-project" 2>/dev/null)" != "$stamp" ]; then
         mount_chroot
-        in_root max "cd /opt/edge/main && /opt/venv/bin/pip install -q --no-index --find-links /opt/wheels --no-deps -e ."
+        in_root max "cd /opt/edge/main && /opt/venv/bin/pip install -q --no-compile --no-build-isolation --no-index --find-links /opt/wheels --no-deps -e ."
         umount_chroot
         echo "$stamp" > "$ROOT/opt/venv/.arm64-check-project"
     fi
