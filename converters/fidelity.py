@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from edge_bodypix.evaluation import mask_iou
+from edge_bodypix.masks import mask_iou
 
 
 def _keypoint_errors(ours, theirs, min_score: float = 0.5) -> List[float]:

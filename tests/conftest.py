@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_bodypix.evaluation import mask_iou as iou
+from edge_bodypix.masks import mask_iou as iou
 from edge_bodypix.imageio import read_rgb  # noqa: F401 - the tests' image reader
 
 ROOT = Path(__file__).resolve().parents[1]

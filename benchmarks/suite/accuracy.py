@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
-from edge_bodypix.evaluation import mask_iou
+from edge_bodypix.masks import mask_iou
 from edge_bodypix.imageio import read_rgb
 
 

@@ -18,7 +18,7 @@ from ..adapters.preprocess import check_image
 from ..checks import check_number
 from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..rendering.blur import canvas_blur
-from ..rendering.effects import bounding_box
+from ..masks import bounding_box
 from .regions import Results, protected_region
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..checks import check_number
 from ..errors import InvalidParameterError
+from ..masks import bounding_box
 from ..parts import KEYPOINT_NAMES, PART_CHANNELS
 from ..results import PartSegmentation, PersonSegmentation, Pose
 
@@ -101,13 +102,10 @@ def _check_margin(margin_px: object) -> int:
 
 def _grow(region: np.ndarray, margin: int) -> np.ndarray:
     """Dilate a region by `margin` pixels (a disc), working on its bounding box only."""
-    if margin == 0 or not region.any():
+    box = bounding_box(region, margin) if margin else None
+    if box is None:
         return region
-    rows = np.flatnonzero(region.any(axis=1))
-    cols = np.flatnonzero(region[rows[0]:rows[-1] + 1].any(axis=0))
-    height, width = region.shape
-    y0, y1 = max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, height)
-    x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, width)
+    y0, y1, x0, x1 = box
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
     grown = region.copy()
     window = cv2.dilate(region[y0:y1, x0:x1].view(np.uint8), kernel)

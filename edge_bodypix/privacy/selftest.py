@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError
-from ..evaluation import mask_iou
+from ..masks import mask_iou
 from ..parts import KEYPOINT_NAMES
 from ..results import PartSegmentation, PersonSegmentation
 from .protection import default_margin

@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..masks import bounding_box
 from ..adapters.preprocess import check_image
 from ..checks import check_number
 from ..errors import InvalidParameterError
@@ -108,17 +109,6 @@ def draw_pixelated_mask(
     canvas[rows, :] = 1.0
     result = base * (1.0 - opacity) + canvas * opacity
     return _finish(_to_uint8(result), flip_horizontal)
-
-
-def bounding_box(mask: np.ndarray, margin: int = 0) -> Optional[Tuple[int, int, int, int]]:
-    """(y0, y1, x0, x1) around the set pixels of a 2-D mask, grown by `margin` and clipped; None if empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
-    height, width = mask.shape
-    return (max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height),
-            max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width))
 
 
 def _composite_over_blur(image: np.ndarray, keep: np.ndarray, background_blur: float, edge_blur: float) -> np.ndarray:
