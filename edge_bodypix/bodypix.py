@@ -23,8 +23,8 @@ from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
 from .adapters.segmentation import SegmentationMaps, face_discs, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
-from .checks import check_number
 from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
+from .options import DEFAULT_OPTIONS, MultiPersonOptions, SegmentationOptions
 from .results import LazyPoses, PartSegmentation, PersonSegmentation, Pose
 
 log = logging.getLogger(__name__)
@@ -75,22 +75,6 @@ class _FramePlan:
     lattice: InstanceLattice
     resized: np.ndarray
     tensor: np.ndarray
-
-
-def check_segmentation_config(
-    segmentation_threshold: float, max_detections: int, score_threshold: float, nms_radius: float
-) -> None:
-    """body-pix `validatePersonInferenceConfig`, with the parameter names of this API (NaN/inf refused)."""
-    check_number("segmentation_threshold", segmentation_threshold, 0.0, 1.0)
-    check_number("max_detections", max_detections, 1, None, integer=True)
-    check_number("score_threshold", score_threshold, 0.0, 1.0)
-    check_number("nms_radius", nms_radius, 0, None, low_open=True)
-
-
-def check_multi_person_config(min_keypoint_score: float, refine_steps: int) -> None:
-    """The extra checks of body-pix `validateMultiPersonInstanceInferenceConfig`."""
-    check_number("min_keypoint_score", min_keypoint_score, 0.0, 1.0)
-    check_number("refine_steps", refine_steps, 1, 20, integer=True)
 
 
 class BodyPix:
@@ -236,10 +220,10 @@ class BodyPix:
         read, so mask-only callers skip that work. With `flip_horizontal` the
         mask and poses are mirrored (body-pix 2.2.1 accepts the flag but ignores it).
         """
-        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(image, internal_resolution, self.person_roles())
-        return self.from_outputs(plan, outputs, False, flip_horizontal, segmentation_threshold,
-                                 max_detections, score_threshold, nms_radius)
+        options = SegmentationOptions(flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
+                                      score_threshold, nms_radius)
+        plan, outputs = self.infer(image, options.internal_resolution, self.person_roles())
+        return self.from_outputs(plan, outputs, False, options)
 
     def segment_person_parts(
         self,
@@ -255,21 +239,22 @@ class BodyPix:
 
         `data` holds part ids 0..23 (`PART_CHANNELS`) on person pixels, -1 elsewhere.
         """
-        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        plan, outputs = self.infer(image, internal_resolution, self.person_roles(parts=True))
-        return self.from_outputs(plan, outputs, True, flip_horizontal, segmentation_threshold,
-                                 max_detections, score_threshold, nms_radius)
+        options = SegmentationOptions(flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
+                                      score_threshold, nms_radius)
+        plan, outputs = self.infer(image, options.internal_resolution, self.person_roles(parts=True))
+        return self.from_outputs(plan, outputs, True, options)
 
     def from_outputs(
-        self, plan: _FramePlan, outputs: RawOutputs, parts: bool = False, flip_horizontal: bool = False,
-        segmentation_threshold: float = 0.7, max_detections: int = 10, score_threshold: float = 0.4,
-        nms_radius: float = 20,
+        self, plan: _FramePlan, outputs: RawOutputs, parts: bool = False,
+        options: SegmentationOptions = DEFAULT_OPTIONS,
     ) -> Union[PersonSegmentation, PartSegmentation]:
         """`segment_person`'s (with `parts`, `segment_person_parts`'s) result from what `infer` returned.
 
         The second half of those methods, for pipelines that run `infer` on the
         next frame on another thread meanwhile (the daemon does); one call at a time.
+        `options` are the methods' parameters, checked (`options.SegmentationOptions`).
         """
+        flip_horizontal, segmentation_threshold = options.flip_horizontal, options.segmentation_threshold
         started = time.perf_counter()
         if parts:
             data = self._part_map(outputs, plan, segmentation_threshold)[1]
@@ -277,7 +262,8 @@ class BodyPix:
             data = person_mask(outputs["segments"][:, :, 0], plan.maps, segmentation_threshold)
         if flip_horizontal:
             data = np.ascontiguousarray(data[:, ::-1])
-        poses = self._poses_or_empty(outputs, plan, max_detections, score_threshold, nms_radius, flip_horizontal)
+        poses = self._poses_or_empty(outputs, plan, options.max_detections, options.score_threshold,
+                                     options.nms_radius, flip_horizontal)
         height, width = plan.geometry.image_size
         discs = ()
         if "part_heatmaps" in outputs:
@@ -295,32 +281,28 @@ class BodyPix:
         mask = person_mask(segments, plan.maps, threshold)
         return mask, part_map(outputs["part_heatmaps"], mask, plan.maps, person_cells(segments, threshold))
 
-    def _instances(
-        self, image, parts: bool, flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
-        score_threshold, nms_radius, min_keypoint_score, refine_steps,
-    ):
-        check_segmentation_config(segmentation_threshold, max_detections, score_threshold, nms_radius)
-        check_multi_person_config(min_keypoint_score, refine_steps)
+    def _instances(self, image, parts: bool, options: MultiPersonOptions):
         missing = [role for role in POSE_ROLES + ("long_offsets",) if role not in self.backend.roles]
         if missing:
             raise ModelFormatError(f"{self.info.path}: multi-person segmentation needs the {', '.join(missing)} outputs")
         roles = ("segments", "long_offsets") + POSE_ROLES + (("part_heatmaps",) if parts else ())
-        plan, outputs = self.infer(image, internal_resolution, roles)
+        plan, outputs = self.infer(image, options.internal_resolution, roles)
         started = time.perf_counter()
         segments = outputs["segments"][:, :, 0]
+        segmentation_threshold, score_threshold = options.segmentation_threshold, options.score_threshold
         if parts:
             mask, part_ids = self._part_map(outputs, plan, segmentation_threshold)
         else:
             mask = person_mask(segments, plan.maps, segmentation_threshold)
-        poses = self._decode_poses(outputs, plan, max_detections, score_threshold, nms_radius, False)
+        poses = self._decode_poses(outputs, plan, options.max_detections, score_threshold, options.nms_radius, False)
         # body-pix keeps poses scoring at least score_threshold (its minPoseScore) for instances
-        poses = [pose for pose in poses if pose.score >= score_threshold][:max_detections]
+        poses = [pose for pose in poses if pose.score >= score_threshold][:options.max_detections]
         instances = instance_labels(
             mask, person_grid(segments, segmentation_threshold), outputs["long_offsets"], poses,
-            plan.geometry, self.output_stride, plan.lattice, refine_steps, min_keypoint_score,
+            plan.geometry, self.output_stride, plan.lattice, options.refine_steps, options.min_keypoint_score,
         )
         datas = instances.part_maps(part_ids) if parts else instances.masks()
-        if flip_horizontal:
+        if options.flip_horizontal:
             datas = [np.ascontiguousarray(data[:, ::-1]) for data in datas]
             poses = [flip_pose_horizontal(pose, plan.geometry.image_size[1]) for pose in poses]
         height, width = plan.geometry.image_size
@@ -348,8 +330,9 @@ class BodyPix:
         person mask of `segment_person` with the same threshold, except pixels
         more than 1000 pixels from every pose, which body-pix leaves unassigned.
         """
-        return self._instances(image, False, flip_horizontal, internal_resolution, segmentation_threshold,
-                               max_detections, score_threshold, nms_radius, min_keypoint_score, refine_steps)
+        return self._instances(image, False, MultiPersonOptions(
+            flip_horizontal, internal_resolution, segmentation_threshold, max_detections, score_threshold, nms_radius,
+            min_keypoint_score, refine_steps))
 
     def segment_multi_person_parts(
         self,
@@ -364,8 +347,9 @@ class BodyPix:
         refine_steps: int = 10,
     ) -> List[PartSegmentation]:
         """One part map per detected person, each with its `pose` (body-pix `segmentMultiPersonParts`)."""
-        return self._instances(image, True, flip_horizontal, internal_resolution, segmentation_threshold,
-                               max_detections, score_threshold, nms_radius, min_keypoint_score, refine_steps)
+        return self._instances(image, True, MultiPersonOptions(
+            flip_horizontal, internal_resolution, segmentation_threshold, max_detections, score_threshold, nms_radius,
+            min_keypoint_score, refine_steps))
 
     # Names used by body-pix's seed README (and python-tf-bodypix users).
     estimate_single_person_segmentation = segment_person

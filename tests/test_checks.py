@@ -60,3 +60,21 @@ def test_pixelation_refuses_a_nan_cell_width(scene):
 def test_an_invalid_fill_color_is_a_named_error_not_a_black_frame(scene, color, message):
     with pytest.raises(InvalidParameterError, match=message):
         anonymize(scene["image"], scene["person"], target="persons", method="fill", fill_color=color)
+
+
+def test_options_are_checked_once_when_built_and_shared_by_the_daemon_config():
+    from edge_bodypix.daemon.config import ConfigError, load_config
+    from edge_bodypix.options import MultiPersonOptions, SegmentationOptions
+
+    assert SegmentationOptions() == SegmentationOptions(False, "medium", 0.7, 10, 0.4, 20.0)  # body-pix's defaults
+    assert MultiPersonOptions().refine_steps == 10 and MultiPersonOptions().min_keypoint_score == 0.3
+    with pytest.raises(InvalidParameterError, match="refine_steps 21"):
+        MultiPersonOptions(refine_steps=21)
+    with pytest.raises(InvalidParameterError, match="flip_horizontal"):
+        SegmentationOptions(flip_horizontal="yes")
+    with pytest.raises(InvalidParameterError, match="internal_resolution"):
+        SegmentationOptions(internal_resolution="huge")
+    config = load_config(None, {"model": {"segmentation_threshold": 0.5, "internal_resolution": "low"}})
+    assert config.model.options() == SegmentationOptions(internal_resolution="low", segmentation_threshold=0.5)
+    with pytest.raises(ConfigError, match=r"\[model\] segmentation_threshold 1.5"):
+        load_config(None, {"model": {"segmentation_threshold": 1.5}})

@@ -10,6 +10,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
 from ..errors import EdgeBodyPixError, InvalidParameterError
+from ..options import SegmentationOptions
 from ..privacy.effects import PRIVACY_EFFECTS
 
 DEFAULT_CONFIG_PATH = "/etc/edge-bodypix/config.toml"
@@ -48,6 +49,11 @@ class ModelConfig:
     infer_every: int = 1  # run the network on every Nth frame; the others reuse its mask
     max_mask_age_s: float = 0.5  # older masks protect the whole frame
     verify: bool = True  # refuse a model whose sha256 is unknown or differs from the catalogue / its .meta.json
+
+    def options(self) -> SegmentationOptions:
+        """The library's segmentation parameters from this section (checked by `SegmentationOptions`)."""
+        return SegmentationOptions(internal_resolution=self.internal_resolution,
+                                   segmentation_threshold=self.segmentation_threshold)
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,10 @@ def validate(config: Config) -> Config:
     check(m.backend in BACKENDS, f"model.backend = {m.backend!r}: allowed values are {', '.join(BACKENDS)}")
     check(m.device in DEVICES, f"model.device = {m.device!r}: allowed values are {', '.join(DEVICES)}")
     check(m.threads >= 0, f"model.threads = {m.threads}: must be >= 0 (0 = all cores)")
-    check(0.0 <= m.segmentation_threshold <= 1.0,
-          f"model.segmentation_threshold = {m.segmentation_threshold}: must be in [0, 1]")
+    try:  # the library's own checks, with the key named (the daemon runs what the library accepts)
+        m.options()
+    except InvalidParameterError as exc:
+        raise ConfigError(f"[model] {exc}") from None
     check(m.infer_every >= 1, f"model.infer_every = {m.infer_every}: must be >= 1")
     check(m.max_mask_age_s > 0, f"model.max_mask_age_s = {m.max_mask_age_s}: must be > 0")
     check(p.effect in EFFECTS, f"privacy.effect = {p.effect!r}: allowed values are {', '.join(EFFECTS)}")

@@ -115,6 +115,8 @@ class Processor:
         self.target, self.method = effect.target, effect.method
         self.strength = config.privacy.strength or None
         self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
+        # the library's parameters, checked by the library (config validation builds the same object)
+        self.options = config.model.options()
         # people walking in at the border lead their segmentation: protect what moves there
         self.entry = EntryGuard() if config.privacy.protect_entering and self.target != "background" else None
         self.latest = _Result(None, None, -1)
@@ -145,13 +147,11 @@ class Processor:
 
     def _segment(self, frame: Frame, inference: Future) -> _Result:
         plan, outputs = inference.result()
-        m = self.config.model
-        result = self.net.from_outputs(plan, outputs, parts=self.target == "faces",
-                                       segmentation_threshold=m.segmentation_threshold)
+        result = self.net.from_outputs(plan, outputs, self.target == "faces", self.options)
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
-        persons = sum(1 for pose in result.all_poses if pose.score >= 0.4)
+        persons = sum(1 for pose in result.all_poses if pose.score >= self.options.score_threshold)
         return _Result(region, frame.timestamp, persons)
 
     def finish(self, pending: _Pending) -> ProcessedFrame:

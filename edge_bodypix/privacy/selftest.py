@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import EdgeBodyPixError
 from ..masks import mask_iou
+from ..options import SegmentationOptions
 from ..parts import KEYPOINT_NAMES
 from ..results import PartSegmentation, PersonSegmentation
 from .protection import default_margin
@@ -174,7 +175,8 @@ def finish(net, inference, target: str = "faces", margin_px: Optional[float] = N
     begun = time.perf_counter() if started is None else started
     try:
         plan, outputs = inference
-        result = net.from_outputs(plan, outputs, parts=True, segmentation_threshold=segmentation_threshold)
+        options = SegmentationOptions(segmentation_threshold=segmentation_threshold)
+        result = net.from_outputs(plan, outputs, True, options)
         verdict = evaluate(result, target, margin_px)
     except Exception as exc:  # noqa: BLE001 - a network that raises has failed the test
         verdict = SelfTestResult(False, (f"{type(exc).__name__}: {exc}",))
