@@ -9,7 +9,8 @@ OpenCV's BGR frames with `cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)`).
     parts = net.segment_person_parts(rgb_image)  # parts.data: HxW int32, 0..23 or -1
 """
 
-from .bodypix import BodyPix, ModelInfo, Timings, load
+from .bodypix import BodyPix, ModelInfo, Timings
+from .loader import load
 from .errors import (
     AcceleratorUnavailableError,
     BackendUnavailableError,

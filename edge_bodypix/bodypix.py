@@ -1,4 +1,4 @@
-"""`load()` and the `BodyPix` object: body-pix 2.0's API over a TFLite model.
+"""The `BodyPix` object: body-pix 2.0's API over a loaded network (`loader.load` builds one).
 
 Ports body-pix `BodyPix.segmentPerson` and `segmentPersonParts`
 (`body_pix_model.ts`): same parameters, defaults and results, with images as
@@ -8,12 +8,10 @@ numpy HxWx3 uint8 RGB arrays instead of browser elements.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from numbers import Integral
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -23,7 +21,7 @@ from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
 from .adapters.segmentation import SegmentationMaps, face_discs, part_map, person_cells, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
-from .errors import EdgeBodyPixError, InvalidParameterError, ModelFormatError
+from .errors import InvalidParameterError, ModelFormatError
 from .options import DEFAULT_OPTIONS, MultiPersonOptions, SegmentationOptions
 from .results import LazyPoses, PartSegmentation, PersonSegmentation, Pose
 
@@ -356,163 +354,3 @@ class BodyPix:
     estimate_single_person_part_segmentation = segment_person_parts
     estimate_multi_person_instance_segmentation = segment_multi_person
     estimate_multi_person_instance_part_segmentation = segment_multi_person_parts
-
-
-def _measure_output_stride(backend: Backend, path: str) -> int:
-    """Output stride of a model whose metadata does not say, from its grid size."""
-    if backend.resizable:
-        probe = (257, 257)
-        grid = backend.grid_size(probe)
-    else:
-        probe = backend.input_size
-        grid = backend.grid_size(probe)
-    for stride in (8, 16, 32):
-        if grid[0] in ((probe[0] - 1) // stride + 1, -(-probe[0] // stride), probe[0] // stride + 1):
-            return stride
-    raise ModelFormatError(f"{path}: output grid {grid} for input {probe} matches no BodyPix output stride")
-
-
-BACKENDS = ("tflite", "onnxruntime", "auto")
-
-
-def _gpu_onnxruntime() -> bool:
-    """True when onnxruntime is installed and reports TensorRT or CUDA."""
-    try:
-        from .backends.onnxruntime import PROVIDERS, import_onnxruntime
-
-        available = import_onnxruntime().get_available_providers()
-    except Exception:  # noqa: BLE001 - no onnxruntime: not a GPU host for us
-        return False
-    return PROVIDERS["tensorrt"] in available or PROVIDERS["cuda"] in available
-
-
-def _choose_backend(backend: str, model, architecture, multiplier, output_stride, quant_bytes, models_dir) -> str:
-    """"auto": the model's own format if given; else onnxruntime on a CUDA/TensorRT host with an ONNX model."""
-    from .models import resolve
-
-    if backend != "auto":
-        return backend
-    if model is not None:
-        try:
-            path = resolve(model, dirs=models_dir).path
-        except EdgeBodyPixError:
-            return "tflite"  # let the TFLite path report the problem
-        return "onnxruntime" if path.suffix.lower() == ".onnx" else "tflite"
-    if _gpu_onnxruntime():
-        try:
-            resolve(None, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
-                    format="onnx", runtime="onnxruntime")
-            return "onnxruntime"
-        except EdgeBodyPixError:
-            log.info("CUDA/TensorRT available but no ONNX model for this configuration; using TFLite")
-    return "tflite"
-
-
-def load(
-    architecture: str = "MobileNetV1",
-    output_stride: int = 16,
-    multiplier: float = 0.75,
-    quant_bytes: Optional[int] = None,
-    model: Optional[str] = None,
-    num_threads: Optional[int] = None,
-    models_dir: Optional[Sequence[str]] = None,
-    edgetpu_device: Optional[str] = None,
-    part_factor: int = DEFAULT_PART_FACTOR,
-    instance_factor: int = DEFAULT_INSTANCE_FACTOR,
-    blas_threads: Optional[int] = 1,
-    backend: str = "tflite",
-    onnx_providers: Sequence[str] = ("tensorrt", "cuda", "cpu"),
-    onnx_cache_dir: Optional[str] = None,
-    verify: bool = True,
-    require_checksum: bool = False,
-) -> BodyPix:
-    """Load a BodyPix model (body-pix `load`).
-
-    `model` is a file path or catalogue name; without it the catalogue's best
-    installed model for (architecture, output_stride, multiplier, quant_bytes)
-    is used. `quant_bytes` counts bytes per weight as in body-pix: 4 float32,
-    2 float16, 1 integer (uint8/int8); None takes the catalogue's default (the
-    Coral uint8 model for MobileNetV1 0.75 stride 16), then integer models
-    first. `num_threads` defaults to all CPU cores. Edge TPU models
-    (`*_edgetpu.tflite`) run through libedgetpu; `edgetpu_device` picks one
-    (":0", "usb:0", "pci:0"). `blas_threads` sets numpy's BLAS threads for the
-    whole process (see `utils.threads`; None leaves them alone).
-
-    `backend`: "tflite" (LiteRT / tflite-runtime), "onnxruntime" (ONNX models;
-    execution providers tried in `onnx_providers` order, TensorRT engines
-    cached in `onnx_cache_dir`) or "auto" (the model file's own format; with no
-    model, onnxruntime when it reports CUDA or TensorRT and an ONNX model of
-    the configuration is installed, else TFLite).
-
-    With `verify` (the default) the file's sha256 must match its catalogue
-    entry or the one its converter recorded (`ModelIntegrityError` otherwise,
-    naming the command that restores it); `verify=False` is for development.
-    `require_checksum` also refuses a model with no known hash (the daemon's choice).
-    """
-    from .models import check_integrity, resolve
-    from .utils.threads import limit_blas_threads
-
-    if backend not in BACKENDS:
-        raise InvalidParameterError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
-    if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
-        raise InvalidParameterError(f"num_threads {num_threads!r} must be a whole number >= 1")
-    backend = _choose_backend(backend, model, architecture, multiplier, output_stride, quant_bytes, models_dir)
-    limit_blas_threads(blas_threads)
-    if backend == "onnxruntime":
-        from .backends.onnxruntime import OnnxRuntimeBackend
-
-        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
-                           format="onnx", runtime="onnxruntime")
-        if verify:
-            check_integrity(resolved, require=require_checksum)
-        if resolved.path.suffix.lower() != ".onnx":
-            raise ModelFormatError(f"{resolved.path}: the onnxruntime backend runs .onnx models")
-        runner: Backend = OnnxRuntimeBackend(
-            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
-            preference=tuple(onnx_providers), cache_dir=onnx_cache_dir)
-    else:
-        from .backends.tflite import TFLiteBackend
-
-        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
-        if verify:
-            check_integrity(resolved, require=require_checksum)
-        if resolved.path.suffix.lower() == ".onnx":
-            raise ModelFormatError(
-                f"{resolved.path}: only TFLite models (.tflite) run in the tflite backend; "
-                "use backend='onnxruntime' for .onnx models")
-        if resolved.path.suffix.lower() != ".tflite":
-            raise InvalidParameterError(
-                f"model {str(resolved.path)!r} is not a model file: give a catalogue name (edge-bodypix models "
-                "list), a .tflite or an .onnx file")
-        runner = TFLiteBackend(
-            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
-            edgetpu_device=edgetpu_device, cpu_twin=resolved.describe("cpu_twin"),
-        )
-    stride = resolved.describe("output_stride")
-    if stride is None:
-        stride = _measure_output_stride(runner, str(resolved.path))
-    arch = resolved.describe("architecture", architecture)
-    if model is not None and resolved.spec is None and not resolved.metadata:
-        arch = _architecture_from_name(resolved.path.name, architecture)
-    default_norm = "resnet50" if arch == "ResNet50" else "mobilenet"
-    info = ModelInfo(
-        name=resolved.name,
-        path=str(resolved.path),
-        architecture=arch,
-        multiplier=float(resolved.describe("multiplier", multiplier if arch != "ResNet50" else 1.0)),
-        output_stride=int(stride),
-        quantisation=str(resolved.describe("quantisation", str(runner.input_dtype))),
-        normalisation=resolved.describe("normalisation", default_norm),
-        backend=runner.description,
-    )
-    return BodyPix(runner, info, part_factor=part_factor, instance_factor=instance_factor)
-
-
-def _architecture_from_name(filename: str, fallback: str) -> str:
-    lowered = filename.lower()
-    if "resnet" in lowered:
-        return "ResNet50"
-    if "mobilenet" in lowered:
-        return "MobileNetV1"
-    return fallback

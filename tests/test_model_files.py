@@ -130,3 +130,20 @@ def edgetpu_free_load(path):
 def test_iou_helper():
     a = np.array([[1, 1], [0, 0]])
     assert iou(a, a) == 1.0 and iou(a, 1 - a) == 0.0
+
+
+def test_the_device_policy_picks_the_edge_tpu_twin_and_falls_back_to_the_cpu_one_unless_required(caplog):
+    import logging
+
+    from edge_bodypix import AcceleratorUnavailableError
+    from edge_bodypix.loader import load_on_device
+
+    with caplog.at_level(logging.WARNING):
+        net = load_on_device("edgetpu")  # the default's Edge TPU build; no TPU here, so its CPU twin
+    assert net.info.name == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+    assert "Edge TPU unavailable" in caplog.text and "falling back to the CPU model" in caplog.text
+    with pytest.raises(AcceleratorUnavailableError):
+        load_on_device("edgetpu", edgetpu_required=True)
+    assert load_on_device("cpu").info.name == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+    with pytest.raises(edge_bodypix.InvalidParameterError, match="device 'tpu'"):
+        load_on_device("tpu")

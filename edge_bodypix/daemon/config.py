@@ -10,14 +10,13 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
 from ..errors import EdgeBodyPixError, InvalidParameterError
+from ..loader import BACKENDS, DEVICES
 from ..options import SegmentationOptions
 from ..privacy.effects import PRIVACY_EFFECTS
 
 DEFAULT_CONFIG_PATH = "/etc/edge-bodypix/config.toml"
 
 EFFECTS = PRIVACY_EFFECTS  # privacy.effect / --effect names (edge_bodypix.privacy.effects)
-DEVICES = ("auto", "cpu", "edgetpu")
-BACKENDS = ("tflite", "onnxruntime", "auto")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 

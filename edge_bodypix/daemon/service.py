@@ -19,7 +19,6 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..errors import AcceleratorUnavailableError, EdgeBodyPixError
 from ..privacy import TemporalGuard, default_margin, protect, protected_region
 from ..privacy.entry import EntryGuard
 from ..privacy.guard import GuardDecision
@@ -43,32 +42,15 @@ def pipelined(config: Config) -> bool:
 
 
 def load_network(config: Config):
-    """The model of `model.*`, on the Edge TPU when asked and present, else on the CPU (logged)."""
-    from .. import load
-    from ..models import load_catalogue
+    """The model of `model.*` with the device policy of `loader.load_on_device` (Edge TPU twin, CPU fallback)."""
+    from ..loader import load_on_device
 
     model = config.model
     cores = os.cpu_count() or 1
     threads = model.threads or (cores - 1 if pipelined(config) else cores)
-    name = model.name or None
-    catalogue = load_catalogue()
-    if model.device == "edgetpu" and (name is None or "edgetpu" not in name):
-        base = name or catalogue.default().name
-        twins = [e.name for e in catalogue if e.cpu_twin == base]
-        if not twins:
-            raise EdgeBodyPixError(f"model.device = 'edgetpu', but the catalogue has no Edge TPU build of {base}")
-        name = twins[0]
-    backend_options = dict(backend=model.backend, verify=model.verify, require_checksum=model.verify,
-                           onnx_cache_dir=os.path.join(config.service.state_directory, "tensorrt-cache"))
-    try:
-        return load(model=name, num_threads=threads, **backend_options)
-    except AcceleratorUnavailableError as exc:
-        if model.edgetpu_required:
-            raise
-        spec = catalogue.by_filename(os.path.basename(name)) if name else None
-        twin = spec.cpu_twin if spec and spec.cpu_twin else (name or "").replace("_edgetpu", "")
-        log.warning("Edge TPU unavailable (%s); falling back to the CPU model %s", exc, twin)
-        return load(model=twin or None, num_threads=threads, **backend_options)
+    return load_on_device(model.device, model.name or None, model.edgetpu_required, num_threads=threads,
+                          backend=model.backend, verify=model.verify, require_checksum=model.verify,
+                          onnx_cache_dir=os.path.join(config.service.state_directory, "tensorrt-cache"))
 
 
 @dataclass
