@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import SHARED
-from test_daemon import Collector
+from edge_bodypix.daemon.outputs import MemoryOutput
 
 STREET = SHARED / "videos" / "mmpose_demo_street_pedestrians.mp4"  # 5 frames at 5 fps
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
@@ -32,7 +32,7 @@ def service_for(net, uri, **source):
     from edge_bodypix.daemon.sources.factory import make_source
 
     config = load_config(None, {"http": {"listen": ""}, "source": {"uri": str(uri), **source}})
-    collector = Collector()
+    collector = MemoryOutput()
     return Service(config, net=net, source=make_source(config.source), outputs=[collector]), collector
 
 

@@ -1,12 +1,13 @@
 """Person and part segmentation of the shared photos with the default Coral model."""
 
+import cv2
 import numpy as np
 import pytest
 
 import edge_bodypix
 from edge_bodypix import InvalidParameterError, PART_CHANNELS, PartSegmentation, PersonSegmentation
 
-from conftest import PER_TENSOR_LANDSCAPE_MODEL, PER_TENSOR_MODEL, cell_px, outline_displacement
+from conftest import PER_TENSOR_LANDSCAPE_MODEL, PER_TENSOR_MODEL, PHOTOS, cell_px, outline_displacement, read_rgb
 
 FACE = {PART_CHANNELS.index("left_face"), PART_CHANNELS.index("right_face")}
 TORSO = {PART_CHANNELS.index("torso_front"), PART_CHANNELS.index("torso_back")}
@@ -226,3 +227,11 @@ def test_tiny_images_get_a_named_error_not_an_exabyte_allocation(net, side):
         net.segment_person(np.zeros((side, side, 3), np.uint8))
     if side > 16:  # at full resolution it is big enough
         assert net.segment_person(np.zeros((side, side, 3), np.uint8), internal_resolution="full").data.shape == (side, side)
+
+
+def test_a_12_mp_photo_gives_the_mask_of_the_same_scene_at_1440_px(net):
+    photo = read_rgb(PHOTOS["two"])  # at 2001x1489 (uncapped) the mask fell from 30% to 20% person
+    phone = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    expected = net.segment_person(photo).data.mean()
+    assert abs(net.segment_person(phone).data.mean() - expected) < 0.01
+    assert net.segment_person(phone, internal_resolution=0.5).data.mean() < expected - 0.05
