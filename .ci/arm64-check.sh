@@ -162,8 +162,9 @@ WHEELS=$CACHE/wheels-aarch64-$PYTAG
 # LiteRT as pyproject.toml allows it on aarch64 (keep the two in step): 2.2.0 and 2.3.0 segfault in
 # allocate_tensors here (QEMU 7.2, cortex-a72 and max, Python 3.11 and 3.13); 2.1.6 runs
 REQS="numpy opencv-python-headless ai-edge-litert>=1.2,<2.2 threadpoolctl pytest setuptools>=69 wheel"
-STAMP=$ROOT/opt/venv/.arm64-check-deps  # holds the REQS it was built with: a change rebuilds the venv
-venv_current() { [ "$(cat "$STAMP" 2>/dev/null)" = "$REQS" ]; }
+STAMP=$ROOT/opt/venv/.arm64-check-deps  # holds the recipe it was built with: a change rebuilds the venv
+RECIPE="$REQS (newest wheels)"  # a cached root and a fresh one install the same versions
+venv_current() { [ "$(cat "$STAMP" 2>/dev/null)" = "$RECIPE" ]; }
 wheels() {
     mkdir -p "$WHEELS"
     # every manylinux tag up to bookworm's glibc 2.36 (trixie has 2.41): LiteRT's cp313 wheels are 2_27 only
@@ -178,9 +179,9 @@ venv() {
     cp "$WHEELS"/*.whl "$ROOT/opt/wheels/"
     mount_chroot
     # --no-compile: byte-compiling every installed file under emulation took most of the 15 min this step took
-    in_root max "[ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv; /opt/venv/bin/pip install -q --no-compile --no-index --find-links /opt/wheels $(printf "'%s' " $REQS)"
+    in_root max "[ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv; /opt/venv/bin/pip install -q --upgrade --no-compile --no-index --find-links /opt/wheels $(printf "'%s' " $REQS)"
     umount_chroot
-    echo "$REQS" > "$STAMP"
+    echo "$RECIPE" > "$STAMP"
     # cache the finished root so a wiped $WORK skips the 10+ min emulated second stage
     tar -cf "$CACHE/rootfs-arm64-$DIST.tar.part" -C "$ROOT" --exclude=./opt/edge --exclude=./proc/* --exclude=./sys/* --exclude=./dev/shm/* . \
         && mv "$CACHE/rootfs-arm64-$DIST.tar.part" "$CACHE/rootfs-arm64-$DIST.tar"
