@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.pure
 
 RUFF = os.path.join(os.path.dirname(sys.executable), "ruff")
 

@@ -14,6 +14,8 @@ from edge_bodypix.adapters.geometry import (
     to_valid_input_resolution,
 )
 
+pytestmark = pytest.mark.pure
+
 
 @pytest.mark.parametrize("name, fraction", [("low", 0.25), ("medium", 0.5), ("high", 0.75), ("full", 1.0)])
 def test_named_internal_resolutions(name, fraction):

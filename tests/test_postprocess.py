@@ -19,6 +19,8 @@ from edge_bodypix.adapters.segmentation import (
 
 from tf_reference import scale_and_crop
 
+pytestmark = pytest.mark.pure
+
 
 def smooth_grid(shape, channels, seed):
     """Grid logits with image-like spatial structure (blurred noise), like a real network's."""
