@@ -14,6 +14,9 @@ from numbers import Integral
 from typing import Optional, Sequence
 
 from .backends.base import Backend
+from .backends.registry import (
+    AUTO, BackendSpec, BuildOptions, backend_names, backend_spec, spec_for_file, suffixes,
+)
 from .bodypix import DEFAULT_INSTANCE_FACTOR, DEFAULT_PART_FACTOR, BodyPix, ModelInfo
 from .errors import (
     AcceleratorUnavailableError, EdgeBodyPixError, InvalidParameterError, ModelFormatError, ModelNotFoundError,
@@ -36,41 +39,36 @@ def _measure_output_stride(backend: Backend, path: str) -> int:
     raise ModelFormatError(f"{path}: output grid {grid} for input {probe} matches no BodyPix output stride")
 
 
-BACKENDS = ("tflite", "onnxruntime", "auto")
+BACKENDS = backend_names()  # "tflite", "onnxruntime", "auto" (backends/registry.py)
 DEVICES = ("auto", "cpu", "edgetpu")
 
 
-def _gpu_onnxruntime() -> bool:
-    """True when onnxruntime is installed and reports TensorRT or CUDA."""
-    try:
-        from .backends.onnxruntime import PROVIDERS, import_onnxruntime
-
-        available = import_onnxruntime().get_available_providers()
-    except Exception:  # noqa: BLE001 - no onnxruntime: not a GPU host for us
-        return False
-    return PROVIDERS["tensorrt"] in available or PROVIDERS["cuda"] in available
-
-
-def _choose_backend(backend: str, model, architecture, multiplier, output_stride, quant_bytes, models_dir) -> str:
-    """"auto": the model's own format if given; else onnxruntime on a CUDA/TensorRT host with an ONNX model."""
+def _choose_backend(backend: str, model, architecture, multiplier, output_stride, quant_bytes,
+                    models_dir) -> BackendSpec:
+    """"auto": the backend of the model file's format if given; else the first backend with an
+    accelerator here (onnxruntime with CUDA/TensorRT) that has a model of the configuration; else TFLite."""
     from .models import resolve
 
-    if backend != "auto":
-        return backend
+    if backend != AUTO:
+        return backend_spec(backend)
+    default = backend_spec(backend_names(auto=False)[0])
     if model is not None:
         try:
             path = resolve(model, dirs=models_dir).path
         except EdgeBodyPixError:
-            return "tflite"  # let the TFLite path report the problem
-        return "onnxruntime" if path.suffix.lower() == ".onnx" else "tflite"
-    if _gpu_onnxruntime():
+            return default  # let the default backend's path report the problem
+        return spec_for_file(path) or default
+    for name in backend_names(auto=False):
+        spec = backend_spec(name)
+        if spec is default or not spec.gpu():
+            continue
         try:
             resolve(None, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
-                    format="onnx", runtime="onnxruntime")
-            return "onnxruntime"
+                    format=spec.model_format, runtime=spec.runtime)
+            return spec
         except EdgeBodyPixError:
-            log.info("CUDA/TensorRT available but no ONNX model for this configuration; using TFLite")
-    return "tflite"
+            log.info("%s has an accelerator here but no model for this configuration; using %s", name, default.name)
+    return default
 
 
 def load(
@@ -117,43 +115,31 @@ def load(
     from .models import check_integrity, resolve
     from .utils.threads import limit_blas_threads
 
-    if backend not in BACKENDS:
-        raise InvalidParameterError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend != AUTO:
+        backend_spec(backend)  # a named error for an unknown backend, before anything is resolved
     threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
     if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
         raise InvalidParameterError(f"num_threads {num_threads!r} must be a whole number >= 1")
-    backend = _choose_backend(backend, model, architecture, multiplier, output_stride, quant_bytes, models_dir)
+    spec = _choose_backend(backend, model, architecture, multiplier, output_stride, quant_bytes, models_dir)
     limit_blas_threads(blas_threads)
-    if backend == "onnxruntime":
-        from .backends.onnxruntime import OnnxRuntimeBackend
-
-        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
-                           format="onnx", runtime="onnxruntime")
-        if verify:
-            check_integrity(resolved, require=require_checksum)
-        if resolved.path.suffix.lower() != ".onnx":
-            raise ModelFormatError(f"{resolved.path}: the onnxruntime backend runs .onnx models")
-        runner: Backend = OnnxRuntimeBackend(
-            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
-            preference=tuple(onnx_providers), cache_dir=onnx_cache_dir)
-    else:
-        from .backends.tflite import TFLiteBackend
-
-        resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir)
-        if verify:
-            check_integrity(resolved, require=require_checksum)
-        if resolved.path.suffix.lower() == ".onnx":
-            raise ModelFormatError(
-                f"{resolved.path}: only TFLite models (.tflite) run in the tflite backend; "
-                "use backend='onnxruntime' for .onnx models")
-        if resolved.path.suffix.lower() != ".tflite":
+    resolved = resolve(model, architecture, multiplier, output_stride, quant_bytes, dirs=models_dir,
+                       format=spec.model_format, runtime=spec.runtime)
+    if verify:
+        check_integrity(resolved, require=require_checksum)
+    suffix = resolved.path.suffix.lower()
+    if suffix not in spec.suffixes:
+        other = spec_for_file(resolved.path)
+        if other is None:
             raise InvalidParameterError(
                 f"model {str(resolved.path)!r} is not a model file: give a catalogue name (edge-bodypix models "
-                "list), a .tflite or an .onnx file")
-        runner = TFLiteBackend(
-            str(resolved.path), num_threads=int(threads), output_names=resolved.describe("outputs") or None,
-            edgetpu_device=edgetpu_device, cpu_twin=resolved.describe("cpu_twin"),
-        )
+                f"list) or a file of a backend's format ({', '.join(suffixes())})")
+        raise ModelFormatError(
+            f"{resolved.path}: the {spec.name} backend runs {', '.join(spec.suffixes)} models; "
+            f"use backend='{other.name}' for {suffix} models")
+    runner: Backend = spec.build(str(resolved.path), BuildOptions(
+        num_threads=int(threads), output_names=resolved.describe("outputs") or None,
+        cpu_twin=resolved.describe("cpu_twin"), edgetpu_device=edgetpu_device,
+        onnx_providers=tuple(onnx_providers), onnx_cache_dir=onnx_cache_dir))
     stride = resolved.describe("output_stride")
     if stride is None:
         stride = _measure_output_stride(runner, str(resolved.path))

@@ -261,7 +261,8 @@ def test_a_photo_given_as_the_model_is_called_what_it_is(tmp_path):
     result = run_cli("segment", "--model", PHOTOS["one"], PHOTOS["one"], "--output-dir", tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (f"edge-bodypix: error: model '{PHOTOS['one']}' is not a model file: give a "
-                                     "catalogue name (edge-bodypix models list), a .tflite or an .onnx file")
+                                     "catalogue name (edge-bodypix models list) or a file of a backend's format "
+                                     "(.tflite, .onnx)")
 
 
 def test_onnxruntime_does_not_warn_about_providers_this_machine_cannot_have(tmp_path):

@@ -10,7 +10,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..adapters.geometry import INTERNAL_RESOLUTIONS, internal_resolution_fraction
 from ..errors import EdgeBodyPixError, InvalidParameterError
-from ..loader import BACKENDS, DEVICES
+from ..backends.registry import backend_names
+from ..loader import DEVICES
 from ..options import SegmentationOptions
 from ..privacy.effects import PRIVACY_EFFECTS
 
@@ -182,7 +183,7 @@ def validate(config: Config) -> Config:
     check(s.width > 0 and s.height > 0, f"source.width/height = {s.width}x{s.height}: must be positive")
     check(s.fps > 0, f"source.fps = {s.fps}: must be > 0")
     check(s.reopen_max_s > 0, f"source.reopen_max_s = {s.reopen_max_s}: must be > 0")
-    check(m.backend in BACKENDS, f"model.backend = {m.backend!r}: allowed values are {', '.join(BACKENDS)}")
+    check(m.backend in backend_names(), f"model.backend = {m.backend!r}: allowed values are {', '.join(backend_names())}")
     check(m.device in DEVICES, f"model.device = {m.device!r}: allowed values are {', '.join(DEVICES)}")
     check(m.threads >= 0, f"model.threads = {m.threads}: must be >= 0 (0 = all cores)")
     try:  # the library's own checks, with the key named (the daemon runs what the library accepts)
