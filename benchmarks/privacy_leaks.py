@@ -216,7 +216,7 @@ class Tally:
                 if score > borderline:
                     if kind == "consensus":
                         leaked += 1
-                        self.worst.append((score, f"{label} face {k} at {tuple(int(v) for v in box)}"))
+                        self.worst.append((score, f"{self.case}: {label} face {k} at {tuple(int(v) for v in box)}"))
                     else:
                         self.single_recognisable += 1
         self.recognisable += leaked
