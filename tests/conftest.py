@@ -140,13 +140,18 @@ def outline_displacement(reference: np.ndarray, other: np.ndarray) -> int:
     return int(steps[hits[0]]) if hits.size else limit
 
 
-def label_disagreement_depth(reference: np.ndarray, other: np.ndarray, where: np.ndarray) -> float:
+def label_disagreement_depth(reference: np.ndarray, other: np.ndarray, where: np.ndarray,
+                             specks: float = 1e-4) -> float:
     """How far (image pixels) from a boundary between labels of `reference` the labels of `other` differ, within `where`.
 
     Part ids come from an argmax: two maps of the same logits computed by other
     arithmetic can only disagree where two parts nearly tie, which is at a part
     boundary. A tolerance in this unit (say, one model-input pixel) holds for a
-    small part as for a large one, unlike a share of agreeing pixels.
+    small part as for a large one, unlike a share of agreeing pixels. Where
+    two parts' logits run nearly parallel, one map can hold a speck of a few
+    pixels that the other lacks, far from any boundary of the other (4 pixels
+    of 390,000 with OpenCV 4.5.5 / onnxruntime 1.16); the farthest disagreeing
+    pixels making up `specks` of `where` are left out.
     """
     labels = reference.astype(np.int32)
     edges = np.zeros(labels.shape, dtype=bool)
@@ -157,8 +162,9 @@ def label_disagreement_depth(reference: np.ndarray, other: np.ndarray, where: np
     wrong = (reference != other) & where
     if not wrong.any():
         return 0.0
-    distance = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return float(distance[wrong].max())
+    distance = np.sort(cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[wrong])
+    ignored = int(specks * np.count_nonzero(where))
+    return float(distance[-1 - ignored]) if ignored < distance.size else 0.0
 
 
 def cell_px(image_shape, input_size, stride: int = 1) -> float:

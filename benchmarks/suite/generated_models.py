@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
+from .progress import note
 from .matrix import Variant
 
 MOBILENET_COMBOS = [(m, s) for m in (0.5, 0.75, 1.0) for s in (8, 16, 32)]
@@ -37,8 +37,7 @@ def generated_variants(directory: Path, have: Sequence[Tuple[str, float, int]], 
     try:
         import tensorflow  # noqa: F401
     except ImportError:
-        print("generated-weights models need TensorFlow (pip install 'edge-bodypix[convert]'); skipped",
-              file=sys.stderr)
+        note("generated-weights models need TensorFlow (pip install 'edge-bodypix[convert]'); skipped")
         return []
     from edge_bodypix.converters.generated import mobilenet_function
     from edge_bodypix.converters.tflite_export import convert, output_map
