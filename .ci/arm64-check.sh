@@ -26,7 +26,7 @@
 set -euo pipefail
 
 PROJECT=$(cd "${PROJECT:-.}" && pwd)
-SHARED=$(cd "${SHARED:-$PROJECT/../shared}" && pwd)
+SHARED=$(cd "${SHARED:-$PROJECT/../shared}" && pwd -P)  # the real folder, even when ../shared is a symlink
 BASE=${BASE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-bodypix-arm64}
 CACHE=${CACHE:-$BASE/cache}
 WORK=${WORK:-$BASE/work}
@@ -194,7 +194,7 @@ project() {
     rm -rf "$ROOT/opt/edge/main" "$ROOT/opt/edge/shared" && mkdir -p "$ROOT/opt/edge/main"
     # the working tree as git sees it: tracked + untracked-not-ignored files
     (cd "$PROJECT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$ROOT/opt/edge/main"
-    cp -a "$SHARED" "$ROOT/opt/edge/shared"
+    cp -a -L "$SHARED" "$ROOT/opt/edge/shared"  # -L: links inside it become files the chroot can read
     local stamp=$(sha256sum "$PROJECT/pyproject.toml" | cut -c1-16)
     if [ "$(cat "$ROOT/opt/venv/.arm64-check-project" 2>/dev/null)" != "$stamp" ]; then
         mount_chroot

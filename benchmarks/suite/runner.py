@@ -40,15 +40,20 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
     note(f"{len(variants)} installed model variants, {'quick' if quick else 'full'} run", show_progress)
     loaded = timing.load_variants(variants, threads, show_progress)
     if generated and not models:
-        from .generated_models import generated_variants
+        from .generated_models import generated_variants, tensorflow_available
 
         have = [(i["net"].info.architecture, i["net"].info.multiplier, i["net"].info.output_stride) for i in loaded]
         from edge_bodypix.models import user_cache_dir
 
         cache = user_cache_dir().parent / "generated"  # built once, reused across runs, never in the report folder
-        note("timing-only models with generated weights (built with TensorFlow on the first run)", show_progress)
-        with native_stderr_to_log():  # TensorFlow's import-time notices, at DEBUG
-            built = generated_variants(cache, have, quick)
+        if tensorflow_available():
+            note("timing-only models with generated weights (built with TensorFlow on the first run)", show_progress)
+            with native_stderr_to_log():  # TensorFlow's import-time notices, at DEBUG
+                built = generated_variants(cache, have, quick)
+        else:
+            note("generated-weights models need TensorFlow (pip install 'edge-bodypix[convert]'); skipped",
+                 show_progress)
+            built = []
         extra = timing.load_variants(built, threads, show_progress)
         for item in extra:
             item["generated"] = True
