@@ -9,6 +9,7 @@ Hailo or TensorRT runner, or a stand-in in a test) is one module plus one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
 from ..errors import InvalidParameterError
@@ -73,11 +74,8 @@ def backend_spec(name: str) -> BackendSpec:
 
 def spec_for_file(path) -> Optional[BackendSpec]:
     """The first backend that runs files with this suffix, or None."""
-    suffix = str(path).lower().rsplit(".", 1)[-1] if "." in str(path) else ""
-    for spec in _SPECS.values():
-        if f".{suffix}" in spec.suffixes:
-            return spec
-    return None
+    suffix = Path(path).suffix.lower()
+    return next((spec for spec in _SPECS.values() if suffix in spec.suffixes), None)
 
 
 def suffixes() -> Tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..loader import BACKENDS
+from ..backends.registry import backend_names
 from .common import fail, positive_int_arg
 
 
@@ -18,7 +18,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="models to time (default: all installed)")
     parser.add_argument("--resolutions", nargs="+", metavar="R",
                         help="low/medium/high/full and/or model input widths such as 257 481")
-    parser.add_argument("--backends", nargs="+", choices=[b for b in BACKENDS if b != "auto"], help="backends to include")
+    parser.add_argument("--backends", nargs="+", choices=backend_names(auto=False), help="backends to include")
     parser.add_argument("--rounds", type=positive_int_arg, help="measured rounds (default 20, quick 3)")
     parser.add_argument("--threads", type=positive_int_arg, help="interpreter threads (default all cores)")
     parser.add_argument("--no-generated", action="store_true",

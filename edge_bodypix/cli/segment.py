@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Set
 import cv2
 import numpy as np
 
-from ..loader import BACKENDS
+from ..backends.registry import backend_names
 from .common import exit_code, fail, internal_resolution_arg, positive_int_arg, unit_interval_arg
 from ..errors import EdgeBodyPixError
 from ..imageio import read_rgb
@@ -52,7 +52,7 @@ def add_parser(commands) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     parser.add_argument("--model", help="catalogue name or .tflite path (default: the catalogue default)")
     parser.add_argument("--models-dir", action="append", metavar="DIR", help="extra directory to search for models")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+    parser.add_argument("--backend", choices=backend_names(), default="auto",
                         help="inference library (default auto: the model file's format)")
     parser.add_argument("--parts", action="store_true", help="also write the coloured body-part map")
     parser.add_argument("--multi", action="store_true",

@@ -8,7 +8,7 @@ import sys
 from typing import Any, Dict
 
 from ..errors import EdgeBodyPixError
-from ..loader import BACKENDS
+from ..backends.registry import backend_names
 from .common import exit_code, fail, positive_int_arg
 
 
@@ -32,7 +32,7 @@ def add_parser(commands) -> None:
                         help="read files as fast as they can be processed instead of at their own frame rate")
     parser.add_argument("--model", metavar="NAME|PATH", help="catalogue name or .tflite path")
     parser.add_argument("--effect", choices=sorted(EFFECTS), help="privacy effect")
-    parser.add_argument("--backend", choices=BACKENDS, help="inference library")
+    parser.add_argument("--backend", choices=backend_names(), help="inference library")
     parser.add_argument("--http", metavar="HOST:PORT", help="HTTP address ('' to disable)")
     parser.add_argument("--token", help="token required by HTTP clients")
     parser.add_argument("--threads", type=positive_int_arg, metavar="N", help="interpreter threads")
