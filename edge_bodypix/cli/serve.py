@@ -13,7 +13,8 @@ from .common import exit_code, fail, positive_int_arg
 
 
 def add_parser(commands) -> None:
-    from ..daemon.config import DEFAULT_CONFIG_PATH, EFFECTS
+    from ..daemon.config import DEFAULT_CONFIG_PATH
+    from ..privacy.effects import PRIVACY_EFFECTS
 
     parser = commands.add_parser(
         "serve", help="run the camera daemon (protected MJPEG stream, snapshots, metrics)",
@@ -31,7 +32,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--as-fast-as-possible", dest="realtime", action="store_false", default=None,
                         help="read files as fast as they can be processed instead of at their own frame rate")
     parser.add_argument("--model", metavar="NAME|PATH", help="catalogue name or .tflite path")
-    parser.add_argument("--effect", choices=sorted(EFFECTS), help="privacy effect")
+    parser.add_argument("--effect", choices=sorted(PRIVACY_EFFECTS), help="privacy effect")
     parser.add_argument("--backend", choices=backend_names(), help="inference library")
     parser.add_argument("--http", metavar="HOST:PORT", help="HTTP address ('' to disable)")
     parser.add_argument("--token", help="token required by HTTP clients")

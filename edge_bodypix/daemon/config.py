@@ -13,11 +13,10 @@ from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..backends.registry import backend_names
 from ..loader import DEVICES
 from ..options import SegmentationOptions
-from ..privacy.effects import PRIVACY_EFFECTS
+from ..privacy.effects import PRIVACY_EFFECTS, PrivacyEffect
 
 DEFAULT_CONFIG_PATH = "/etc/edge-bodypix/config.toml"
 
-EFFECTS = PRIVACY_EFFECTS  # privacy.effect / --effect names (edge_bodypix.privacy.effects)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -64,6 +63,10 @@ class PrivacyConfig:
     hold_frames: int = 10  # keep regions protected this many frames after they vanish
     selftest_interval_s: float = 600.0  # rerun the network self-test this often; 0 = at start only
     protect_entering: bool = True  # protect what moves at the frame's border before it is segmented
+
+    def protection(self) -> PrivacyEffect:
+        """What `effect` protects and how (`privacy.effects`; validation has checked the name)."""
+        return PRIVACY_EFFECTS[self.effect]
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"[model] {exc}") from None
     check(m.infer_every >= 1, f"model.infer_every = {m.infer_every}: must be >= 1")
     check(m.max_mask_age_s > 0, f"model.max_mask_age_s = {m.max_mask_age_s}: must be > 0")
-    check(p.effect in EFFECTS, f"privacy.effect = {p.effect!r}: allowed values are {', '.join(EFFECTS)}")
+    check(p.effect in PRIVACY_EFFECTS,
+          f"privacy.effect = {p.effect!r}: allowed values are {', '.join(PRIVACY_EFFECTS)}")
     check(0 <= p.strength <= 500, f"privacy.strength = {p.strength}: must be in [0, 500] (0 = automatic)")
     check(p.margin_px == -1 or p.margin_px >= 0, f"privacy.margin_px = {p.margin_px}: must be >= 0 or -1 (automatic)")
     check(p.hold_frames >= 0, f"privacy.hold_frames = {p.hold_frames}: must be >= 0")

@@ -53,7 +53,6 @@ def check_source(config: Config, report: Preflight) -> None:
 def check_model(config: Config, report: Preflight) -> None:
     """Load the model as the daemon would (resolution, sha256, format, backend, Edge TPU fallback) and self-test it."""
     from ..privacy.selftest import run_selftest
-    from .config import EFFECTS
     from .service import load_network
 
     name = config.model.name or "the default model"
@@ -62,7 +61,7 @@ def check_model(config: Config, report: Preflight) -> None:
     except EdgeBodyPixError as exc:
         report.errors.append(f"model.name = {config.model.name!r} ({name}): {exc}")
         return
-    result = run_selftest(net, EFFECTS[config.privacy.effect].target, None, config.model.segmentation_threshold)
+    result = run_selftest(net, config.privacy.protection().target, None, config.model.segmentation_threshold)
     (report.notes if result.passed else report.errors).append(f"model {net.info.name}: {result.summary()}")
 
 

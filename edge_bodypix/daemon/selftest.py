@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from ..privacy import selftest
 from ..privacy.selftest import SelfTestResult
-from .config import EFFECTS, Config
+from .config import Config
 from .metrics import Metrics
 
 log = logging.getLogger("edge_bodypix.daemon")
@@ -32,7 +32,7 @@ class SelfTestSchedule:
                  status: Callable[[str], None] = lambda text: None, clock: Callable[[], float] = time.monotonic):
         self.net, self.metrics, self.executor, self.status, self.clock = net, metrics, executor, status, clock
         self.interval = config.privacy.selftest_interval_s
-        self.target = EFFECTS[config.privacy.effect].target
+        self.target = config.privacy.protection().target
         self.threshold = config.model.segmentation_threshold
         self.last: Optional[SelfTestResult] = None
         self._future: Optional[Future] = None

@@ -23,7 +23,7 @@ from ..privacy import TemporalGuard, default_margin, protect, protected_region
 from ..privacy.entry import EntryGuard
 from ..privacy.guard import GuardDecision
 from ..privacy.protection import protect_everything
-from .config import EFFECTS, Config, split_listen
+from .config import Config, split_listen
 from .metrics import Metrics
 from .outputs import EventsOutput, HttpOutput, Output, ProcessedFrame, RecorderOutput
 from .selftest import SelfTestSchedule
@@ -93,7 +93,7 @@ class Processor:
         self.config = config
         self.metrics = metrics
         self.executor = executor
-        effect = EFFECTS[config.privacy.effect]
+        effect = config.privacy.protection()
         self.target, self.method = effect.target, effect.method
         self.strength = config.privacy.strength or None
         self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
