@@ -64,7 +64,7 @@ class SelfTestSchedule:
             try:
                 inference = future.result()
             except Exception as exc:  # noqa: BLE001 - the network failed the test
-                self._apply(SelfTestResult(False, (f"inference failed: {type(exc).__name__}: {exc}",)))
+                self._apply(selftest.inference_failed(exc, self._started))
                 return
             self._apply(selftest.finish(self.net, inference, self.target, None, self.threshold, self._started))
             return

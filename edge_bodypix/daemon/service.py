@@ -161,9 +161,10 @@ class Processor:
                 self.metrics.inc("errors", kind="inference")
                 log.error("segmentation failed on frame %d: %s", frame.index, exc)
                 self.latest = _Result(None, None, -1)
-        decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
-        if self.selftest is not None and not self.selftest.ok:
+        if self.selftest is not None and not self.selftest.ok:  # one guard step per frame either way
             decision = self.guard.fail(self.selftest.reason)
+        else:
+            decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
         entering = self.entry.update(image) if self.entry is not None else None
         if entering is not None and not decision.full:
             decision = GuardDecision(decision.region | entering, False, "moving at the border")

@@ -183,6 +183,12 @@ def finish(net, inference, target: str = "faces", margin_px: Optional[float] = N
     return replace(verdict, duration_s=time.perf_counter() - begun)
 
 
+def inference_failed(exc: BaseException, started: float) -> SelfTestResult:
+    """The verdict on a network whose inference raised (`start` failed): a failed self-test."""
+    return SelfTestResult(False, (f"inference failed: {type(exc).__name__}: {exc}",),
+                          duration_s=time.perf_counter() - started)
+
+
 def run_selftest(net, target: str = "faces", margin_px: Optional[float] = None,
                  segmentation_threshold: float = 0.7) -> SelfTestResult:
     """Run and check the self-test on `net` (a loaded BodyPix); failures are returned, not raised."""
@@ -192,6 +198,5 @@ def run_selftest(net, target: str = "faces", margin_px: Optional[float] = None,
     except SelfTestError:
         raise
     except Exception as exc:  # noqa: BLE001 - a network that raises has failed the test
-        return SelfTestResult(False, (f"inference failed: {type(exc).__name__}: {exc}",),
-                              duration_s=time.perf_counter() - started)
+        return inference_failed(exc, started)
     return finish(net, inference, target, margin_px, segmentation_threshold, started)
