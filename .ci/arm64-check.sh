@@ -190,10 +190,12 @@ venv_current || step aarch64-wheels wheels
 step venv venv
 
 # --- 5. project and shared data -----------------------------------------------------------------
+copy_tree() {  # copy_tree DEST: the working tree as git sees it (tracked + untracked-not-ignored files)
+    (cd "$PROJECT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$1"
+}
 project() {
     rm -rf "$ROOT/opt/edge/main" "$ROOT/opt/edge/shared" && mkdir -p "$ROOT/opt/edge/main"
-    # the working tree as git sees it: tracked + untracked-not-ignored files
-    (cd "$PROJECT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$ROOT/opt/edge/main"
+    copy_tree "$ROOT/opt/edge/main"
     cp -a -L "$SHARED" "$ROOT/opt/edge/shared"  # -L: links inside it become files the chroot can read
     local stamp=$(sha256sum "$PROJECT/pyproject.toml" | cut -c1-16)
     if [ "$(cat "$ROOT/opt/venv/.arm64-check-project" 2>/dev/null)" != "$stamp" ]; then
@@ -210,7 +212,7 @@ step project project
 X86=$WORK/x86-$DIST
 x86() {
     rm -rf "$X86/main"; mkdir -p "$X86/main"
-    (cd "$PROJECT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$X86/main"
+    copy_tree "$X86/main"
     ln -sfn "$SHARED" "$X86/shared"
     [ -x "$X86/venv/bin/python" ] || python3 -m venv "$X86/venv"
     grep -iE '^(numpy|opencv-python-headless|ai-edge-litert|threadpoolctl|pytest)==' "$RES/arm-freeze.txt" > "$RES/pins.txt"
