@@ -10,12 +10,12 @@ measured interleaved in one run (with the host they were measured on).
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 from typing import Dict, List, Sequence
 
 import numpy as np
 
+from edge_bodypix.machine import host_description
 from edge_bodypix.masks import mask_iou
 
 
@@ -45,18 +45,6 @@ def _size(path: str) -> int:
             shards = [p for group in json.load(handle)["weightsManifest"] for p in group["paths"]]
         return os.path.getsize(path) + sum(os.path.getsize(os.path.join(folder, s)) for s in shards)
     return os.path.getsize(path)
-
-
-def host_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        if names:
-            cpu = names[0]
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores"
 
 
 def fidelity_report(reference, converted, images: Sequence[np.ndarray], names: Sequence[str],

@@ -62,7 +62,7 @@ def _quantise_and_convert(converter, quantisation, representative, io_type, per_
 
 def output_map(model: bytes) -> Dict[str, str]:
     """Role -> output tensor name, from the model's serving signature (conversion renames tensors)."""
-    from edge_bodypix.utils.interpreter_library import interpreter_library
+    from edge_bodypix.backends.tflite.interpreter_library import interpreter_library
 
     with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
         handle.write(model)

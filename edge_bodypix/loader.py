@@ -79,7 +79,7 @@ def load(
     instance_factor: int = DEFAULT_INSTANCE_FACTOR,
     blas_threads: Optional[int] = 1,
     backend: str = "tflite",
-    onnx_providers: Sequence[str] = ("tensorrt", "cuda", "cpu"),
+    onnx_providers: Optional[Sequence[str]] = None,
     onnx_cache_dir: Optional[str] = None,
     verify: bool = True,
     require_checksum: bool = False,
@@ -94,10 +94,10 @@ def load(
     first. `num_threads` defaults to all CPU cores. Edge TPU models
     (`*_edgetpu.tflite`) run through libedgetpu; `edgetpu_device` picks one
     (":0", "usb:0", "pci:0"). `blas_threads` sets numpy's BLAS threads for the
-    whole process (see `utils.threads`; None leaves them alone).
+    whole process (see `blas_threads`; None leaves them alone).
 
     `backend`: "tflite" (LiteRT / tflite-runtime), "onnxruntime" (ONNX models;
-    execution providers tried in `onnx_providers` order, TensorRT engines
+    execution providers tried in `onnx_providers` order (default TensorRT, CUDA, CPU), TensorRT engines
     cached in `onnx_cache_dir`) or "auto" (the model file's own format; with no
     model, onnxruntime when it reports CUDA or TensorRT and an ONNX model of
     the configuration is installed, else TFLite).
@@ -108,7 +108,7 @@ def load(
     `require_checksum` also refuses a model with no known hash (the daemon's choice).
     """
     from .models import check_integrity, resolve
-    from .utils.threads import limit_blas_threads
+    from .blas_threads import limit_blas_threads
 
     if backend != AUTO:
         backend_spec(backend)  # a named error for an unknown backend, before anything is resolved
@@ -134,7 +134,7 @@ def load(
     runner: Backend = spec.build(str(resolved.path), BuildOptions(
         num_threads=int(threads), output_names=resolved.describe("outputs") or None,
         cpu_twin=resolved.describe("cpu_twin"), edgetpu_device=edgetpu_device,
-        onnx_providers=tuple(onnx_providers), onnx_cache_dir=onnx_cache_dir))
+        onnx_providers=tuple(onnx_providers) if onnx_providers is not None else None, onnx_cache_dir=onnx_cache_dir))
     stride = resolved.describe("output_stride")
     if stride is None:
         stride = _measure_output_stride(runner, str(resolved.path))

@@ -51,7 +51,7 @@ os.environ["XDG_CACHE_HOME"] = str(Path(os.environ.get("PYTEST_TMP_CACHE", "/tmp
 
 def weight_spans(data: bytes):
     """(start, length) of every weight buffer's bytes in a TFLite flatbuffer (Model.buffers[i].data)."""
-    from edge_bodypix.utils.tflite_file import _Reader
+    from edge_bodypix.backends.tflite.flatbuffer import _Reader
 
     reader = _Reader(data, "model")
     root = reader.u32(0)

@@ -43,7 +43,7 @@ class OnePersonBackend(DynamicShapeBackend):
 
 @pytest.fixture
 def stand_in(tmp_path):
-    register(BackendSpec("one-person", (".person",), OnePersonBackend))  # the one registration line
+    register(BackendSpec("one-person", (".person",), OnePersonBackend, describe=lambda: "stand-in 1.0"))  # the one line
     model = tmp_path / "stand-in.person"
     model.write_bytes(b"weights of a network that always sees one person")
     yield model
@@ -75,6 +75,21 @@ def test_the_pipeline_runs_on_the_stand_in_masks_parts_poses_and_faces(stand_in)
     assert faces[int(nose.position[1]), int(nose.position[0])] and not faces[400, 320]
     people = net.segment_multi_person(image, score_threshold=0.01)  # a pose of one keypoint scores 1/17
     assert len(people) == 1 and np.array_equal(people[0].data, person.data)
+
+
+def test_the_device_report_describes_every_registered_backend(stand_in):
+    from edge_bodypix.benchsuite.device import device_info
+
+    backends = device_info([])["backends"]
+    assert list(backends)[:2] == ["tflite", "onnxruntime"] and backends["one-person"] == "stand-in 1.0"
+
+
+def test_a_backend_whose_library_is_missing_is_reported_unavailable_not_raised():
+    def missing():
+        raise edge_bodypix.BackendUnavailableError("pip install hailort")
+
+    spec = BackendSpec("hailo", (".hef",), OnePersonBackend, describe=missing)
+    assert spec.status() == (False, "unavailable (pip install hailort)") and not spec.available()
 
 
 def test_an_unknown_backend_is_a_named_error():

@@ -24,8 +24,11 @@ def quick_results(tmp_path_factory):
 
 def test_quick_run_writes_json_csv_and_markdown(quick_results):
     results = json.loads((quick_results / "results.json").read_text())
-    for key in ("cpu", "cores", "memory_gb", "os", "python", "numpy", "interpreter", "edgetpu", "command"):
+    for key in ("cpu", "cores", "memory_gb", "os", "python", "numpy", "backends", "edgetpu", "command"):
         assert key in results["device"]
+    backends = results["device"]["backends"]
+    assert backends["tflite"].startswith("ai_edge_litert ") and "no Edge TPU attached" in backends["tflite"]
+    assert backends["onnxruntime"].startswith("onnxruntime ") and "CPUExecutionProvider" in backends["onnxruntime"]
     assert "bench --quick" in results["device"]["command"]
     assert {row["resolution"] for row in results["latency"]} == {"medium", 257}
     for row in results["latency"]:
@@ -37,6 +40,7 @@ def test_quick_run_writes_json_csv_and_markdown(quick_results):
     report = (quick_results / "report.md").read_text()
     for section in ("## Device", "## Models", "## Latency", "## Accuracy"):
         assert section in report
+    assert "| backend tflite | ai_edge_litert " in report
 
 
 def test_accuracy_sits_next_to_speed_and_generated_models_get_none(quick_results):
@@ -84,3 +88,21 @@ def test_the_quick_report_says_how_few_images_its_accuracy_comes_from(quick_resu
     report = (quick_results / "report.md").read_text()
     assert "Person masks on 6 COCO photos with people and 6 without (--quick" in report
     assert "| 6 + 6 |" in report
+
+
+def test_the_matrix_measures_each_installed_model_on_the_registered_backend_that_runs_it():
+    from edge_bodypix.backends.registry import BackendSpec, register, unregister
+    from edge_bodypix.benchsuite.matrix import discover
+    from edge_bodypix.models import load_catalogue
+
+    default = load_catalogue().default().name
+    variants = discover(None, None, quick=False)
+    assert (default, "tflite") in {(v.model, v.backend) for v in variants}
+    assert {v.backend for v in variants if v.model.endswith(".onnx") or "onnx" in v.model} <= {"onnxruntime"}
+    assert not [v for v in variants if "edgetpu" in v.model]  # Edge TPU builds need an attached accelerator
+    register(BackendSpec("stand-in", (".x",), lambda path, options: None, describe=lambda: "stand-in",
+                         runs=lambda entry: entry.name == default))
+    try:
+        assert [(v.model, v.backend) for v in discover(None, ["stand-in"], quick=True)] == [(default, "stand-in")]
+    finally:
+        unregister("stand-in")

@@ -7,8 +7,8 @@ import pytest
 
 import edge_bodypix
 from edge_bodypix import AcceleratorUnavailableError, ModelFormatError
-from edge_bodypix.utils.edgetpu import EDGETPU_LIBRARIES, edgetpu_library_name, is_edgetpu_model
-from edge_bodypix.utils.tflite_file import read_tflite_info
+from edge_bodypix.backends.tflite.edgetpu import EDGETPU_LIBRARIES, edgetpu_library_name, is_edgetpu_model
+from edge_bodypix.backends.tflite.flatbuffer import read_tflite_info
 
 from conftest import CORAL, DECODER_MODEL, DEFAULT_MODEL, EDGETPU_MODEL, PHOTOS, iou
 
@@ -80,7 +80,7 @@ def test_edgetpu_library_names_per_platform():
 
 
 def test_the_edgetpu_delegate_is_requested_with_the_device_option(monkeypatch):
-    from edge_bodypix.utils import edgetpu
+    from edge_bodypix.backends.tflite import edgetpu
 
     monkeypatch.setattr(edgetpu.ctypes, "CDLL", lambda name: name)  # pretend libedgetpu is installed
     load_edgetpu_delegate = edgetpu.load_edgetpu_delegate

@@ -7,7 +7,7 @@ import pytest
 
 import edge_bodypix as eb
 from edge_bodypix import BackendUnavailableError
-from edge_bodypix.backends.onnxruntime import PROVIDERS, choose_providers
+from edge_bodypix.backends.onnxruntime.backend import PROVIDERS, choose_providers
 
 from conftest import MODELS, cell_px, outline_displacement
 

@@ -6,6 +6,11 @@ import json
 from pathlib import Path
 
 
+def runtime(device: dict) -> str:
+    """The TFLite library a result file was measured with (older files name it `interpreter`)."""
+    return (device.get("backends") or {}).get("tflite") or device.get("interpreter") or "unknown"
+
+
 def compare(first: Path, second: Path) -> str:
     a, b = json.loads(Path(first).read_text()), json.loads(Path(second).read_text())
 
@@ -14,8 +19,8 @@ def compare(first: Path, second: Path) -> str:
 
     rows_b = {key(r): r for r in b["latency"]}
     lines = [f"# {first} vs {second}", "",
-             f"A: {a['device'].get('cpu')} ({a['device'].get('interpreter')})  ",
-             f"B: {b['device'].get('cpu')} ({b['device'].get('interpreter')})", "",
+             f"A: {a['device'].get('cpu')} ({runtime(a['device'])})  ",
+             f"B: {b['device'].get('cpu')} ({runtime(b['device'])})", "",
              "| model | resolution | method | A inference ms | B inference ms | B/A | A total ms | B total ms | B/A |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in a["latency"]:

@@ -35,33 +35,31 @@ def parse_resolutions(values: Optional[Sequence[str]], quick: bool) -> List[Unio
 
 
 def discover(models: Optional[Sequence[str]], backends: Optional[Sequence[str]], quick: bool) -> List[Variant]:
-    """Installed TFLite CPU models (catalogue and converted) and, with onnxruntime, the ONNX exports."""
+    """Every installed catalogue model (downloaded and converted) on each registered backend that runs it here.
+
+    A backend decides what it runs (`BackendSpec.runs`: TFLite CPU models, and
+    Edge TPU builds only with an accelerator attached; ONNX exports on
+    onnxruntime); one whose library is missing is left out.
+    """
+    from edge_bodypix.backends import backend_spec, backend_specs
     from edge_bodypix.models import load_catalogue, locate
 
-    from .device import edgetpu_present
-
-    wanted_backends = list(backends or ["tflite", "onnxruntime"])
     if models:
         return [Variant(m, m, "auto") for m in models]
-    tpu = edgetpu_present()
-    has_tpu = tpu["library"] and (tpu["pcie"] or tpu["usb"])
+    specs = [backend_spec(name) for name in backends] if backends else list(backend_specs())
+    specs = [spec for spec in specs if spec.available()]
     variants: List[Variant] = []
-    for spec in load_catalogue():
-        if locate(spec) is None:
+    for entry in load_catalogue():
+        if locate(entry) is None:
             continue
-        if spec.runs_on_cpu and "tflite" in wanted_backends:
-            variants.append(Variant(spec.name, spec.name, "tflite"))
-        elif spec.runtime == "edgetpu" and has_tpu and "tflite" in wanted_backends:
-            variants.append(Variant(spec.name, spec.name, "tflite"))  # Edge TPU rows only with a TPU attached
-        elif spec.format == "onnx" and "onnxruntime" in wanted_backends:
-            try:
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                continue
-            variants.append(Variant(spec.name, spec.name, "onnxruntime"))
-    if quick:  # the default model and one ONNX export at most
+        spec = next((spec for spec in specs if spec.runs(entry)), None)
+        if spec is not None:
+            variants.append(Variant(entry.name, entry.name, spec.name))
+    if quick:  # the default model and one model of each other backend at most
         default = load_catalogue().default().name
         chosen = [v for v in variants if v.model == default]
-        chosen += [v for v in variants if v.backend == "onnxruntime"][:1]
-        return chosen or variants[:1]
+        for spec in specs:
+            if spec.name not in {v.backend for v in chosen}:
+                chosen += [v for v in variants if v.backend == spec.name][:1]
+        return chosen
     return variants

@@ -76,9 +76,11 @@ def markdown(results: Dict[str, object], plots: List[str]) -> str:
     device = results["device"]
     lines = ["# edge-bodypix benchmark", "", f"Command: `{device.get('command')}`", "", "## Device", "",
              "| | |", "| --- | --- |"]
-    for key in ("cpu", "cores", "memory_gb", "os", "machine", "python", "numpy", "interpreter", "onnxruntime",
-                "edgetpu", "raspberry_pi", "jetson", "edge_bodypix"):
+    for key in ("cpu", "cores", "memory_gb", "os", "machine", "python", "numpy", "edgetpu", "raspberry_pi",
+                "jetson", "edge_bodypix"):
         lines.append(f"| {key} | {device.get(key)} |")
+    for name, status in (device.get("backends") or {}).items():
+        lines.append(f"| backend {name} | {status} |")
     lines += ["", f"Frames: {results['frames']}; threads: {results['threads']}; rounds: {results['rounds']} "
               "(after two warm-up rounds); variants interleaved within each resolution.", "",
               "## Models", "", "| model | backend | size (MB) | load (s) | memory added (MB) |",

@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence
 import cv2
 
 from edge_bodypix.imageio import read_rgb
-from edge_bodypix.utils.native_log import native_stderr_to_log
+from edge_bodypix.native_log import native_stderr_to_log
 
 from . import accuracy, device, matrix, report, timing
 from .progress import note, steps

@@ -2,17 +2,17 @@
 
 The loader's choice ("auto"), the command-line choices, the daemon's config
 validation and the benchmark suite all read this table, so a new backend (a
-Hailo or TensorRT runner, or a stand-in in a test) is one module plus one
-`register` call.
+Hailo or TensorRT runner, or a stand-in in a test) is one folder plus one
+`register` call. The backends this package ships register in `backends/__init__.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from ..errors import InvalidParameterError
+from ..errors import BackendUnavailableError, InvalidParameterError
 from .base import Backend
 
 AUTO = "auto"
@@ -26,15 +26,29 @@ class BuildOptions:
     output_names: Optional[Dict[str, str]] = None  # role -> output name, from the catalogue or a .meta.json
     cpu_twin: Optional[str] = None  # an Edge TPU model's CPU build, for the error when no TPU is there
     edgetpu_device: Optional[str] = None
-    onnx_providers: Tuple[str, ...] = ("tensorrt", "cuda", "cpu")
+    onnx_providers: Optional[Tuple[str, ...]] = None  # None: the onnxruntime backend's own preference
     onnx_cache_dir: Optional[str] = None
+
+
+def _no_library() -> str:
+    raise BackendUnavailableError("this backend does not say what it runs on")
 
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A backend: its `name`, the model files it runs (`suffixes`), how models.resolve finds them
-    (`model_format`, `runtime`), `build(path, options)`, and `gpu()`: whether "auto" should prefer it
-    when no model is named (it has an accelerator here)."""
+    """A backend, as the loader, the command line, the daemon and the benchmarks see it.
+
+    - `name`, and the model files it runs (`suffixes`);
+    - `model_format`, `runtime`: how `models.resolve` finds its catalogue entries;
+    - `build(path, options)`: the loaded `Backend` (whose `resizable` says whether
+      the model takes any input size or a fixed one, as Edge TPU builds do);
+    - `gpu()`: whether "auto" should prefer it when no model is named (an accelerator is here);
+    - `describe()`: its library, version and devices, for reports; raises when the
+      library is missing (`available` is False then);
+    - `runs(entry)`: whether a catalogue entry can run on it here (the benchmark matrix).
+
+    Importing the module that defines a spec must not import the backend's library.
+    """
 
     name: str
     suffixes: Tuple[str, ...]
@@ -42,6 +56,19 @@ class BackendSpec:
     model_format: str = "tflite"
     runtime: str = "cpu"
     gpu: Callable[[], bool] = lambda: False
+    describe: Callable[[], str] = _no_library
+    runs: Callable[[Any], bool] = lambda entry: False
+
+    def available(self) -> bool:
+        """Whether its library is installed (`describe` succeeds)."""
+        return self.status()[0]
+
+    def status(self) -> Tuple[bool, str]:
+        """(available, `describe()` or why not), never raising: for device reports."""
+        try:
+            return True, self.describe()
+        except Exception as exc:  # noqa: BLE001 - a missing or broken library is a report line
+            return False, f"unavailable ({exc})"
 
 
 _SPECS: Dict[str, BackendSpec] = {}
@@ -78,36 +105,10 @@ def spec_for_file(path) -> Optional[BackendSpec]:
     return next((spec for spec in _SPECS.values() if suffix in spec.suffixes), None)
 
 
+def backend_specs() -> Tuple[BackendSpec, ...]:
+    """Every registered backend, in registration order."""
+    return tuple(_SPECS.values())
+
+
 def suffixes() -> Tuple[str, ...]:
     return tuple(s for spec in _SPECS.values() for s in spec.suffixes)
-
-
-# -- the two backends this package ships ----------------------------------------------------------------
-def _build_tflite(path: str, options: BuildOptions) -> Backend:
-    from .tflite import TFLiteBackend
-
-    return TFLiteBackend(path, num_threads=options.num_threads, output_names=options.output_names,
-                         edgetpu_device=options.edgetpu_device, cpu_twin=options.cpu_twin)
-
-
-def _build_onnxruntime(path: str, options: BuildOptions) -> Backend:
-    from .onnxruntime import OnnxRuntimeBackend
-
-    return OnnxRuntimeBackend(path, num_threads=options.num_threads, output_names=options.output_names,
-                              preference=tuple(options.onnx_providers), cache_dir=options.onnx_cache_dir)
-
-
-def _onnxruntime_has_a_gpu() -> bool:
-    """True when onnxruntime is installed and reports TensorRT or CUDA."""
-    try:
-        from .onnxruntime import PROVIDERS, import_onnxruntime
-
-        available = import_onnxruntime().get_available_providers()
-    except Exception:  # noqa: BLE001 - no onnxruntime: not a GPU host for us
-        return False
-    return PROVIDERS["tensorrt"] in available or PROVIDERS["cuda"] in available
-
-
-register(BackendSpec("tflite", (".tflite",), _build_tflite))
-register(BackendSpec("onnxruntime", (".onnx",), _build_onnxruntime, model_format="onnx", runtime="onnxruntime",
-                     gpu=_onnxruntime_has_a_gpu))

@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from ..utils.native_log import quiet_native_libraries
+from ..native_log import quiet_native_libraries
 from . import bench as bench_command
 from . import convert as convert_command
 from . import models as models_command

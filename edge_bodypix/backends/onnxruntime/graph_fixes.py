@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import BackendUnavailableError, ModelFormatError
+from ...errors import BackendUnavailableError, ModelFormatError
 
 
 def needs_explicit_padding(model) -> bool:

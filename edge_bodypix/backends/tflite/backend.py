@@ -7,13 +7,13 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ModelFormatError
-from ..utils.native_log import native_stderr_to_log
-from ..utils.edgetpu import EDGETPU_CUSTOM_OP, is_edgetpu_model, load_edgetpu_delegate
-from ..utils.interpreter_library import interpreter_library
-from ..utils.tflite_file import read_tflite_info
-from .base import Backend, RawOutputs
-from .roles import OutputSlot, map_output_roles
+from ...errors import ModelFormatError
+from ...native_log import native_stderr_to_log
+from .edgetpu import EDGETPU_CUSTOM_OP, is_edgetpu_model, load_edgetpu_delegate
+from .interpreter_library import interpreter_library
+from .flatbuffer import read_tflite_info
+from ..base import Backend, RawOutputs
+from ..roles import OutputSlot, map_output_roles
 
 
 def dequantiser(detail: Mapping[str, Any]):

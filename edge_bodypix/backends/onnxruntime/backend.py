@@ -14,10 +14,10 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ModelFormatError
-from .base import DynamicShapeBackend, RawOutputs
-from .onnx_fixes import explicit_same_padding, require_onnx_for
-from .roles import OutputSlot, map_output_roles
+from ...errors import BackendUnavailableError, ModelFormatError
+from ..base import DynamicShapeBackend, RawOutputs
+from .graph_fixes import explicit_same_padding, require_onnx_for
+from ..roles import OutputSlot, map_output_roles
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional
 
-from ..errors import BackendUnavailableError
+from ...errors import BackendUnavailableError
 
 #: Import order: LiteRT (fast XNNPACK, numpy 2), tflite-runtime (numpy<2), full TensorFlow.
 CANDIDATES = (

@@ -7,10 +7,14 @@ interpreter library's `load_delegate` with libedgetpu is all it takes.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
+import os
 import platform
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional
 
-from ..errors import AcceleratorUnavailableError
+from ...errors import AcceleratorUnavailableError
+from ...machine import read_text
 
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 
@@ -67,3 +71,22 @@ def load_edgetpu_delegate(
             f"through {library} ({exc}); install the Edge TPU runtime and plug in the "
             f"accelerator, or {instead}"
         ) from exc
+
+
+#: USB vendor ids of a Coral USB Accelerator: Global Unichip (before the runtime programs it), Google (after).
+CORAL_USB_VENDORS = ("1a6e", "18d1")
+
+
+def edgetpu_probe() -> Dict[str, bool]:
+    """What is there: libedgetpu installed, a PCIe/M.2 Coral (/dev/apex_0), a Coral USB id on the bus."""
+    library = ctypes.util.find_library("edgetpu") is not None or os.path.exists("/usr/lib/libedgetpu.so.1")
+    usb_devices = Path("/sys/bus/usb/devices")
+    vendors = [read_text(str(p)) for p in usb_devices.glob("*/idVendor")] if usb_devices.exists() else []
+    return {"library": library, "pcie": os.path.exists("/dev/apex_0"),
+            "usb": any(vendor in CORAL_USB_VENDORS for vendor in vendors)}
+
+
+def edgetpu_attached() -> bool:
+    """libedgetpu and an accelerator both present (Edge TPU models can run here)."""
+    probe = edgetpu_probe()
+    return probe["library"] and (probe["pcie"] or probe["usb"])

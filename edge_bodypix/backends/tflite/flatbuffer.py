@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Tuple
 
-from ..errors import ModelFormatError
+from ...errors import ModelFormatError
 
 TFLITE_IDENTIFIER = b"TFL3"
 _MODEL_OPERATOR_CODES = 1  # field index in table Model

@@ -1,1 +1,0 @@
-"""Thin hardware and library layers: the TFLite interpreter library, the Edge TPU delegate, file vetting."""
