@@ -65,6 +65,7 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
     from edge_bodypix.daemon.service import Processor
     from edge_bodypix.daemon.sources.base import Frame
     from edge_bodypix.imageio import read_rgb
+    from edge_bodypix.pipelining import FrameRunner
 
     one = read_rgb(shared / "images" / "pexels-karolina-grabowska-4378882.jpg")
     five = read_rgb(shared / "images" / "pexels-fauxels-3184419.jpg")
@@ -77,7 +78,7 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
     frame = cv2.cvtColor(cv2.resize(frame_bgr, (640, 480), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
     net = edge_bodypix.load(num_threads=1)
-    processor = Processor(net, Config(), Metrics({}))
+    processor = Processor(FrameRunner(net, threaded=False), Config(), Metrics({}))
     roles_person, roles_parts = net.person_roles(), net.person_roles(parts=True)
     roles_multi = ("segments", "long_offsets") + POSE_ROLES  # what segment_multi_person reads
     parts_one = net.segment_person_parts(one)

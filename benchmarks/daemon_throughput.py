@@ -49,8 +49,7 @@ def all_cores_inference_ms(video: str, parts: bool, frames: int = 200) -> float:
             ok, image = capture.read()
             if not ok:
                 break
-            net.infer(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "medium", roles)
-            times.append(net.last_timings.inference_ms)
+            times.append(net.infer(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "medium", roles).inference_ms)
     finally:
         capture.release()
     return statistics.median(times[10:] or times)
@@ -63,9 +62,9 @@ class TimedNet:
         self.net, self.inference_ms = net, []
 
     def infer(self, *args, **kwargs):
-        result = self.net.infer(*args, **kwargs)
-        self.inference_ms.append(self.net.last_timings.inference_ms)
-        return result
+        inference = self.net.infer(*args, **kwargs)
+        self.inference_ms.append(inference.inference_ms)
+        return inference
 
     def __getattr__(self, name):
         return getattr(self.net, name)

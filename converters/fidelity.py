@@ -59,8 +59,8 @@ def fidelity_report(reference, converted, images: Sequence[np.ndarray], names: S
         both = (ref.data >= 0) & (out.data >= 0)
         agreement = float((ref.data[both] == out.data[both]).mean()) if both.any() else 1.0
         errors = _keypoint_errors(out.all_poses, ref.all_poses)
-        _, ref_raw = reference.infer(image, "medium", ("segments", "part_heatmaps"))
-        _, out_raw = converted.infer(image, "medium", ("segments", "part_heatmaps"))
+        ref_raw = reference.infer(image, "medium", ("segments", "part_heatmaps")).outputs
+        out_raw = converted.infer(image, "medium", ("segments", "part_heatmaps")).outputs
         seg = float(np.abs(ref_raw["segments"] - out_raw["segments"]).mean())
         parts = float(np.abs(ref_raw["part_heatmaps"] - out_raw["part_heatmaps"]).mean())
         ious.append(iou)

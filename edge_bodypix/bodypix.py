@@ -65,14 +65,35 @@ class ModelInfo:
 
 
 @dataclass
-class _FramePlan:
-    """Everything that depends only on (image size, input size): maps and buffers."""
+class FramePlan:
+    """Everything that depends only on (image size, input size): geometry, resampling maps, input buffers.
+
+    Built once per size and reused (`BodyPix` keeps the last few); the input
+    buffers are overwritten by the next frame of the same size, the rest is read-only.
+    """
 
     geometry: Geometry
     maps: SegmentationMaps
     lattice: InstanceLattice
     resized: np.ndarray
     tensor: np.ndarray
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One frame after the network, before post-processing: what `BodyPix.infer` returns.
+
+    `outputs` are this frame's own float32 arrays by role; the times are this
+    frame's, so a pipeline running frames on two threads keeps them apart.
+    """
+
+    plan: FramePlan
+    outputs: RawOutputs
+    preprocess_ms: float
+    inference_ms: float
+
+    def timings(self, postprocess_ms: float = 0.0) -> Timings:
+        return Timings(self.preprocess_ms, self.inference_ms, postprocess_ms)
 
 
 class BodyPix:
@@ -91,7 +112,7 @@ class BodyPix:
         self.instance_factor = int(instance_factor)
         self.last_timings = Timings()
         self._lookup = input_lookup_table(info.normalisation, backend.input_dtype, backend.input_quantisation)
-        self._plans: "OrderedDict[Tuple[Tuple[int, int], Tuple[int, int]], _FramePlan]" = OrderedDict()
+        self._plans: "OrderedDict[Tuple[Tuple[int, int], Tuple[int, int]], FramePlan]" = OrderedDict()
 
     @property
     def output_stride(self) -> int:
@@ -115,14 +136,14 @@ class BodyPix:
                 f"(a larger image or internal_resolution)")
         return size
 
-    def _plan(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> _FramePlan:
+    def _plan(self, image_size: Tuple[int, int], internal_resolution: InternalResolution) -> FramePlan:
         input_size = self.input_size_for(image_size, internal_resolution)
         key = (image_size, input_size)
         plan = self._plans.get(key)
         if plan is not None:
             self._plans.move_to_end(key)
             return plan
-        grid = self.backend.grid_size(input_size)
+        grid = self.backend.prepare(input_size)
         expected = tuple((s - 1) // self.output_stride + 1 for s in input_size)
         if self.backend.resizable and grid != expected:
             raise ModelFormatError(
@@ -130,7 +151,7 @@ class BodyPix:
                 f"not {expected} as output stride {self.output_stride} implies"
             )
         geometry = Geometry.build(image_size, input_size, grid)
-        plan = _FramePlan(
+        plan = FramePlan(
             geometry=geometry,
             maps=SegmentationMaps.build(geometry, self.part_factor),
             lattice=InstanceLattice.build(geometry, self.output_stride, self.instance_factor),
@@ -145,7 +166,7 @@ class BodyPix:
     # -- pipeline -------------------------------------------------------------------------
     def preprocess(
         self, image: np.ndarray, internal_resolution: InternalResolution = "medium",
-    ) -> Tuple[_FramePlan, np.ndarray]:
+    ) -> Tuple[FramePlan, np.ndarray]:
         """Padded, resized, normalised input tensor for an image (body-pix `padAndResizeTo`)."""
         image = check_image(image)
         plan = self._plan((image.shape[0], image.shape[1]), internal_resolution)
@@ -156,22 +177,26 @@ class BodyPix:
     def infer(
         self, image: np.ndarray, internal_resolution: InternalResolution = "medium",
         roles: Optional[Iterable[str]] = None,
-    ) -> Tuple[_FramePlan, RawOutputs]:
-        """Run the network on an image; raw float32 outputs by role, plus the frame plan."""
+    ) -> Inference:
+        """Run the network on an image: its raw float32 outputs by role (all when `roles` is None).
+
+        The first half of every segmentation method; `postprocess` is the second.
+        `pipelining.FrameRunner` runs the two on different threads.
+        """
         start = time.perf_counter()
         plan, tensor = self.preprocess(image, internal_resolution)
         prepared = time.perf_counter()
         outputs = self.backend.run(tensor, roles)
         done = time.perf_counter()
-        self.last_timings = Timings((prepared - start) * 1e3, (done - prepared) * 1e3, 0.0)
-        return plan, outputs
+        return Inference(plan, outputs, (prepared - start) * 1e3, (done - prepared) * 1e3)
 
-    def _finish(self, started: float) -> None:
-        self.last_timings.postprocess_ms = (time.perf_counter() - started) * 1e3
+    def _timed(self, inference: Inference, started: float) -> None:
+        """Record a segmentation method's `last_timings` (only the synchronous methods do)."""
+        self.last_timings = inference.timings((time.perf_counter() - started) * 1e3)
 
     # -- body-pix API ---------------------------------------------------------------------
     def _decode_poses(
-        self, outputs: RawOutputs, plan: _FramePlan, max_detections: int, score_threshold: float,
+        self, outputs: RawOutputs, plan: FramePlan, max_detections: int, score_threshold: float,
         nms_radius: float, flip_horizontal: bool,
     ) -> List[Pose]:
         """Poses in image pixels (body-pix `decodeMultiplePoses` + `scaleAndFlipPoses`)."""
@@ -195,7 +220,7 @@ class BodyPix:
     def person_roles(self, parts: bool = False, faces: bool = False) -> Tuple[str, ...]:
         """Outputs `segment_person` (or, with `parts`, `segment_person_parts`) reads.
 
-        `faces` adds the part outputs to a person mask's, for `from_outputs` to find
+        `faces` adds the part outputs to a person mask's, for `postprocess` to find
         faces the mask misses (`face_discs`) without computing the part map.
         """
         return ("segments",) + (("part_heatmaps",) if parts or faces else ()) + self._pose_roles()
@@ -220,8 +245,7 @@ class BodyPix:
         """
         options = SegmentationOptions(flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
                                       score_threshold, nms_radius)
-        plan, outputs = self.infer(image, options.internal_resolution, self.person_roles())
-        return self.from_outputs(plan, outputs, False, options)
+        return self._segment(image, False, options)
 
     def segment_person_parts(
         self,
@@ -239,21 +263,26 @@ class BodyPix:
         """
         options = SegmentationOptions(flip_horizontal, internal_resolution, segmentation_threshold, max_detections,
                                       score_threshold, nms_radius)
-        plan, outputs = self.infer(image, options.internal_resolution, self.person_roles(parts=True))
-        return self.from_outputs(plan, outputs, True, options)
+        return self._segment(image, True, options)
 
-    def from_outputs(
-        self, plan: _FramePlan, outputs: RawOutputs, parts: bool = False,
-        options: SegmentationOptions = DEFAULT_OPTIONS,
+    def _segment(self, image: np.ndarray, parts: bool, options: SegmentationOptions):
+        inference = self.infer(image, options.internal_resolution, self.person_roles(parts=parts))
+        started = time.perf_counter()
+        result = self.postprocess(inference, parts, options)
+        self._timed(inference, started)
+        return result
+
+    def postprocess(
+        self, inference: Inference, parts: bool = False, options: SegmentationOptions = DEFAULT_OPTIONS,
     ) -> Union[PersonSegmentation, PartSegmentation]:
         """`segment_person`'s (with `parts`, `segment_person_parts`'s) result from what `infer` returned.
 
         The second half of those methods, for pipelines that run `infer` on the
-        next frame on another thread meanwhile (the daemon does); one call at a time.
+        next frame on another thread meanwhile (`pipelining.FrameRunner`).
         `options` are the methods' parameters, checked (`options.SegmentationOptions`).
         """
+        plan, outputs = inference.plan, inference.outputs
         flip_horizontal, segmentation_threshold = options.flip_horizontal, options.segmentation_threshold
-        started = time.perf_counter()
         if parts:
             data = self._part_map(outputs, plan, segmentation_threshold)[1]
         else:
@@ -270,11 +299,9 @@ class BodyPix:
             if flip_horizontal:
                 discs = tuple((width - 1 - x, y, r) for x, y, r in discs)
         kind = PartSegmentation if parts else PersonSegmentation
-        result = kind(width=width, height=height, data=data, all_poses=poses, face_discs=discs)
-        self._finish(started)
-        return result
+        return kind(width=width, height=height, data=data, all_poses=poses, face_discs=discs)
 
-    def _part_map(self, outputs: RawOutputs, plan: _FramePlan, threshold: float) -> Tuple[np.ndarray, np.ndarray]:
+    def _part_map(self, outputs: RawOutputs, plan: FramePlan, threshold: float) -> Tuple[np.ndarray, np.ndarray]:
         segments = outputs["segments"][:, :, 0]
         mask = person_mask(segments, plan.maps, threshold)
         return mask, part_map(outputs["part_heatmaps"], mask, plan.maps, person_cells(segments, threshold))
@@ -284,8 +311,9 @@ class BodyPix:
         if missing:
             raise ModelFormatError(f"{self.info.path}: multi-person segmentation needs the {', '.join(missing)} outputs")
         roles = ("segments", "long_offsets") + POSE_ROLES + (("part_heatmaps",) if parts else ())
-        plan, outputs = self.infer(image, options.internal_resolution, roles)
+        inference = self.infer(image, options.internal_resolution, roles)
         started = time.perf_counter()
+        plan, outputs = inference.plan, inference.outputs
         segments = outputs["segments"][:, :, 0]
         segmentation_threshold, score_threshold = options.segmentation_threshold, options.score_threshold
         if parts:
@@ -306,7 +334,7 @@ class BodyPix:
         height, width = plan.geometry.image_size
         kind = PartSegmentation if parts else PersonSegmentation
         results = [kind(width=width, height=height, data=data, pose=pose) for data, pose in zip(datas, poses)]
-        self._finish(started)
+        self._timed(inference, started)
         return results
 
     def segment_multi_person(

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def _measure_output_stride(backend: Backend, path: str) -> int:
     """Output stride of a model whose metadata does not say, from its grid size."""
     probe = (257, 257) if backend.resizable else backend.input_size
-    grid = backend.grid_size(probe)
+    grid = backend.prepare(probe)
     for stride in (8, 16, 32):
         if grid[0] in ((probe[0] - 1) // stride + 1, -(-probe[0] // stride), probe[0] // stride + 1):
             return stride

@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ROOT, SHARED
 from edge_bodypix.daemon.outputs import MemoryOutput
+from edge_bodypix.pipelining import FrameRunner
 
 VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
@@ -344,7 +345,7 @@ def test_stale_masks_protect_the_whole_frame(net):
     from edge_bodypix.daemon.sources import Frame
 
     config = load_config(None, {"model": {"infer_every": 5, "max_mask_age_s": 0.2}, "http": {"listen": ""}})
-    processor = Processor(net, config, Metrics({}))
+    processor = Processor(FrameRunner(net, threaded=False), config, Metrics({}))
     image = cv2.cvtColor(cv2.imread(str(SHARED / "images" / "pexels-karolina-grabowska-4378882.jpg")), cv2.COLOR_BGR2RGB)
     first = processor.process(Frame(image, 100.0, 5))  # inference
     assert not first.fully_protected
@@ -499,7 +500,7 @@ def test_a_head_entering_at_the_bottom_edge_is_protected_in_the_frames_before_it
     capture.release()
     config = load_config(None, {"http": {"listen": ""}, "model": {"pipeline": False},
                                 "privacy": {"effect": "blur-persons", "protect_entering": entering}})
-    processor = Processor(net, config, Metrics({}))
+    processor = Processor(FrameRunner(net, threaded=False), config, Metrics({}))
     outputs = [processor.process(Frame(image, i * 0.1, i + 1)) for i, image in enumerate(frames[40:], start=40)]
     empty_room = frames[49]
     for number in (61, 62):  # the top of a head at the bottom edge; the network finds no person yet

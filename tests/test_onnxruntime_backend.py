@@ -58,7 +58,7 @@ def test_this_host_runs_onnx_models_on_the_cpu_provider(onnx_net):
 @pytest.mark.parametrize("input_size", [(161, 161), (241, 321), (529, 721)])
 def test_dynamic_input_sizes_give_the_stride_grid(onnx_net, input_size):
     stride = onnx_net.output_stride
-    assert onnx_net.backend.grid_size(input_size) == ((input_size[0] - 1) // stride + 1,
+    assert onnx_net.backend.prepare(input_size) == ((input_size[0] - 1) // stride + 1,
                                                       (input_size[1] - 1) // stride + 1)
 
 

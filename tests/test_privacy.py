@@ -169,8 +169,8 @@ def test_a_face_in_a_car_mirror_is_protected_whole(net, target):
     # the person mask misses the mirror (score 0.35) and only the nose is a confident keypoint: the disc
     # around it covered 47% of the face for faces and nothing for persons; the face evidence covers it all
     image = read_rgb(MIRROR)
-    plan, outputs = net.infer(image, "medium", net.person_roles(parts=target == "faces", faces=True))
-    result = net.from_outputs(plan, outputs, parts=target == "faces")
+    inference = net.infer(image, "medium", net.person_roles(parts=target == "faces", faces=True))
+    result = net.postprocess(inference, parts=target == "faces")
     assert result.face_discs
     assert protected_region(result, target, default_margin(image.shape))[MIRROR_FACE].all()
     without = type(result)(result.width, result.height, result.data, result.all_poses)

@@ -42,7 +42,8 @@ def test_masks_parts_and_input_match_body_pix(reference_available, net, photos, 
     if kind == "odd":
         image = np.ascontiguousarray(image[3:1004, 21:798])  # 1001x777: padded on one axis
     threshold = 0.7
-    plan, outputs = net.infer(image, resolution)
+    inference = net.infer(image, resolution)
+    plan, outputs = inference.plan, inference.outputs
     config = {"internalResolution": resolution, "segmentationThreshold": threshold}
     run = run_reference(
         image, outputs, net.output_stride,
@@ -99,7 +100,8 @@ def _image(photos, frames, name, kind):
 @pytest.mark.parametrize("name, kind", POSE_CASES)
 def test_poses_match_body_pix_decode_multiple_poses(reference_available, net, photos, frames, tmp_path, name, kind):
     image = _image(photos, frames, name, kind)
-    plan, outputs = net.infer(image, "medium")
+    inference = net.infer(image, "medium")
+    plan, outputs = inference.plan, inference.outputs
     run = run_reference(image, outputs, net.output_stride,
                         [{"method": "segmentPerson", "config": {}, "out": "person"}], tmp_path, plan.geometry.input_size)
     theirs = run.results["person"].summary["allPoses"]
@@ -123,7 +125,8 @@ def test_instance_masks_agree_with_body_pix_cpu_path(reference_available, net, p
     # Node.js runs body-pix's CPU path (5 keypoints, nearest sampling); we follow its
     # WebGL path (17 keypoints, bilinear), so a few boundary pixels may differ.
     image = _image(photos, frames, name, kind)
-    plan, outputs = net.infer(image, "medium")
+    inference = net.infer(image, "medium")
+    plan, outputs = inference.plan, inference.outputs
     run = run_reference(image, outputs, net.output_stride,
                         [{"method": "segmentMultiPerson", "config": {}, "out": "multi"},
                          {"method": "segmentMultiPersonParts", "config": {}, "out": "parts"}],
@@ -153,7 +156,8 @@ def test_instance_masks_agree_with_the_webgl_shader_semantics(net, photos, frame
 
     image = _image(photos, frames, name, kind)
     people = net.segment_multi_person(image)
-    plan, outputs = net.infer(image, "medium")
+    inference = net.infer(image, "medium")
+    plan, outputs = inference.plan, inference.outputs
     mask = person_mask(outputs["segments"][:, :, 0], plan.maps, 0.7).copy()
     p = plan.geometry.padding
     reference = webgl_instance_labels(mask, outputs["long_offsets"], [person.pose for person in people],
@@ -202,7 +206,8 @@ def test_onnx_float_models_match_body_pix_at_both_strides(reference_available, p
 
     net = edge_bodypix.load(model=f"MobileNetV1-x050-stride{stride}", backend="onnxruntime")
     image = photos["two"]
-    plan, outputs = net.infer(image, "medium")
+    inference = net.infer(image, "medium")
+    plan, outputs = inference.plan, inference.outputs
     config = {"internalResolution": "medium"}
     run = run_reference(image, outputs, stride,
                         [{"method": "segmentPerson", "config": config, "out": "person"},

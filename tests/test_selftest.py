@@ -2,6 +2,8 @@
 
 import json
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -28,10 +30,12 @@ class GarbageNet:
 
     def infer(self, *args, **kwargs):
         self.calls += 1
-        plan, outputs = self.net.infer(*args, **kwargs)
+        inference = self.net.infer(*args, **kwargs)
         if self.bad_calls is None or self.calls <= self.bad_calls:
-            outputs = {role: self.rng.normal(0, 4, value.shape).astype(np.float32) for role, value in outputs.items()}
-        return plan, outputs
+            noise = {role: self.rng.normal(0, 4, value.shape).astype(np.float32)
+                     for role, value in inference.outputs.items()}
+            inference = replace(inference, outputs=noise)
+        return inference
 
     def __getattr__(self, name):
         return getattr(self.net, name)

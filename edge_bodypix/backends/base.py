@@ -32,8 +32,8 @@ class Backend(abc.ABC):
         """Current input (height, width)."""
 
     @abc.abstractmethod
-    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
-        """Output grid (height, width) for an input size, resizing the model if needed."""
+    def prepare(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+        """Make the model ready for inputs of this (height, width), resizing it if needed; its output grid size."""
 
     @abc.abstractmethod
     def run(self, input_tensor: np.ndarray, roles: Optional[Iterable[str]] = None) -> RawOutputs:
@@ -67,7 +67,7 @@ class DynamicShapeBackend(Backend):
     def input_size(self) -> Tuple[int, int]:
         return self._input_size
 
-    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+    def prepare(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
         if input_size not in self._grid_sizes:
             self._grid_sizes[input_size] = self.probe_grid_size(input_size)
         return self._grid_sizes[input_size]

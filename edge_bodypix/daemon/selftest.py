@@ -4,7 +4,7 @@ Until a self-test has passed, and whenever one fails, `ok` is False and the
 processor protects whole frames (black). A failing network is retested every
 `RETRY_S` seconds (sooner if the interval is shorter), so a glitching
 accelerator that recovers is back in service without a restart. The test's
-inference runs on the daemon's inference thread when it has one (the
+inference runs on the frame runner's worker thread when it has one (the
 interpreter is not shared between threads); its check runs on the loop.
 """
 
@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Callable, Optional
 
+from ..pipelining import FrameRunner
 from ..privacy import selftest
 from ..privacy.selftest import SelfTestResult
 from .config import Config
@@ -28,9 +29,9 @@ RETRY_S = 30.0
 class SelfTestSchedule:
     """Runs `privacy.selftest` on the daemon's network, keeps its verdict, and reports it (log, metrics, status)."""
 
-    def __init__(self, net, config: Config, metrics: Metrics, executor: Optional[ThreadPoolExecutor] = None,
+    def __init__(self, runner: FrameRunner, config: Config, metrics: Metrics,
                  status: Callable[[str], None] = lambda text: None, clock: Callable[[], float] = time.monotonic):
-        self.net, self.metrics, self.executor, self.status, self.clock = net, metrics, executor, status, clock
+        self.runner, self.net, self.metrics, self.status, self.clock = runner, runner.net, metrics, status, clock
         self.interval = config.privacy.selftest_interval_s
         self.target = config.privacy.protection().target
         self.threshold = config.model.segmentation_threshold
@@ -70,11 +71,11 @@ class SelfTestSchedule:
             return
         if self.clock() < self._next:
             return
-        if self.executor is None:
+        if not self.runner.threaded:
             self.run_now()
             return
         self._started = time.perf_counter()
-        self._future = self.executor.submit(selftest.start, self.net)
+        self._future = self.runner.call(selftest.start, self.net)
 
     def _apply(self, result: SelfTestResult) -> SelfTestResult:
         was_ok = self.ok

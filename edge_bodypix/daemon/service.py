@@ -13,12 +13,12 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
+from ..pipelining import FrameRunner, PendingFrame
 from ..privacy import TemporalGuard, default_margin, protect, protected_region
 from ..privacy.entry import EntryGuard
 from ..privacy.guard import GuardDecision
@@ -62,37 +62,27 @@ class _Result:
 
 @dataclass
 class _Pending:
-    """A frame whose inference may still be running on the worker thread."""
+    """A frame whose inference may still be running on the runner's worker thread."""
 
     frame: Frame
-    inference: Optional[Future]  # -> (plan, outputs); None: reuse the latest result
+    inference: Optional[PendingFrame]  # None: reuse the latest result
     corrupt: bool = False
-
-
-def _completed(function, *args) -> Future:
-    future: Future = Future()
-    try:
-        future.set_result(function(*args))
-    except Exception as exc:  # noqa: BLE001 - delivered to finish(), which fails closed
-        future.set_exception(exc)
-    return future
 
 
 class Processor:
     """Segmentation, privacy region and temporal guard for one stream.
 
-    `start` launches a frame's inference (on `executor` when given, so the
-    previous frame's post-processing overlaps it); `finish` post-processes,
-    applies the guard and protects the frame. `process` does both in turn.
+    `start` submits a frame to the `runner` (threaded, the previous frame's
+    post-processing overlaps its inference); `finish` post-processes, applies
+    the guard and protects the frame. `process` does both in turn.
     """
 
-    def __init__(self, net, config: Config, metrics: Metrics, executor: Optional[ThreadPoolExecutor] = None,
+    def __init__(self, runner: FrameRunner, config: Config, metrics: Metrics,
                  selftest: Optional[SelfTestSchedule] = None):
-        self.net = net
+        self.runner = runner
         self.selftest = selftest  # while it has not passed, every frame is fully protected
         self.config = config
         self.metrics = metrics
-        self.executor = executor
         effect = config.privacy.protection()
         self.target, self.method = effect.target, effect.method
         self.strength = config.privacy.strength or None
@@ -109,13 +99,6 @@ class Processor:
         return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8 and image.shape[0] > 1 and image.shape[1] > 1)
 
-    def _infer(self, image: np.ndarray):
-        started = time.perf_counter()
-        result = self.net.infer(image, self.config.model.internal_resolution,
-                                self.net.person_roles(parts=self.target == "faces", faces=self.target == "persons"))
-        self.metrics.observe("inference", time.perf_counter() - started)
-        return result
-
     def start(self, frame: Frame) -> _Pending:
         if not self._valid(frame.image):
             return _Pending(frame, None, corrupt=True)
@@ -123,13 +106,13 @@ class Processor:
         due = frame.index % self.config.model.infer_every == 0 or self.latest.region is None or shape_changed
         if not due:
             return _Pending(frame, None)
-        if self.executor is None:
-            return _Pending(frame, _completed(self._infer, frame.image))
-        return _Pending(frame, self.executor.submit(self._infer, frame.image))
+        roles = self.runner.net.person_roles(parts=self.target == "faces", faces=self.target == "persons")
+        return _Pending(frame, self.runner.submit(frame.image, self.config.model.internal_resolution, roles))
 
-    def _segment(self, frame: Frame, inference: Future) -> _Result:
-        plan, outputs = inference.result()
-        result = self.net.from_outputs(plan, outputs, self.target == "faces", self.options)
+    def _segment(self, frame: Frame, inference: PendingFrame) -> _Result:
+        finished = self.runner.finish(inference, self.target == "faces", self.options)
+        timings, result = finished.timings, finished.segmentation
+        self.metrics.observe("inference", (timings.preprocess_ms + timings.inference_ms) / 1e3)
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
@@ -189,12 +172,12 @@ class Service:
         self.net = net if net is not None else load_network(config)
         self.metrics = Metrics({"model": self.net.info.name, "backend": self.net.info.backend,
                                 "effect": config.privacy.effect})
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="inference") if pipelined(config) else None
+        self.runner = FrameRunner(self.net, threaded=pipelined(config))
         self.source = source if source is not None else make_source(config.source)
         self.outputs = outputs if outputs is not None else self._default_outputs()
         self.notifier = notifier if notifier is not None else Notifier()
-        self.selftest = SelfTestSchedule(self.net, config, self.metrics, self.executor, self.notifier.status)
-        self.processor = Processor(self.net, config, self.metrics, self.executor, self.selftest)
+        self.selftest = SelfTestSchedule(self.runner, config, self.metrics, self.notifier.status)
+        self.processor = Processor(self.runner, config, self.metrics, self.selftest)
         self.frames = 0
         self.started = time.monotonic()
         self._ready, self._last_status, self._window_frames = False, self.started, 0  # systemd notifications
@@ -365,7 +348,7 @@ class Service:
                 started = self.processor.start(frame)  # with a pipeline, inference runs from here...
                 if pending is not None:
                     self._complete(pending)  # ...while the previous frame finishes
-                if self.executor is None:
+                if not self.runner.threaded:
                     self._complete(started)
                 else:
                     pending = started
@@ -382,7 +365,6 @@ class Service:
                 except Exception as exc:  # noqa: BLE001 - keep shutting down
                     log.error("stopping %s failed: %s", type(output).__name__, exc)
             self.notifier.close()
-            if self.executor is not None:
-                self.executor.shutdown(wait=True)
+            self.runner.close()
             log.info("stopped after %d frames", self.frames)
         return 0

@@ -165,7 +165,7 @@ def evaluate(result, target: str = "faces", margin_px: Optional[float] = None,
 
 
 def start(net):
-    """Run the network on the photo: (plan, outputs) for `finish`; the half a daemon runs on its inference thread."""
+    """Run the network on the photo: the `Inference` for `finish`; the half a daemon runs on its inference thread."""
     return net.infer(selftest_photo(), INTERNAL_RESOLUTION, net.person_roles(parts=True))
 
 
@@ -174,9 +174,8 @@ def finish(net, inference, target: str = "faces", margin_px: Optional[float] = N
     """Post-process `start`'s outputs and `evaluate` them; any error is a failed self-test, never raised."""
     begun = time.perf_counter() if started is None else started
     try:
-        plan, outputs = inference
         options = SegmentationOptions(segmentation_threshold=segmentation_threshold)
-        result = net.from_outputs(plan, outputs, True, options)
+        result = net.postprocess(inference, True, options)
         verdict = evaluate(result, target, margin_px)
     except Exception as exc:  # noqa: BLE001 - a network that raises has failed the test
         verdict = SelfTestResult(False, (f"{type(exc).__name__}: {exc}",))

@@ -129,7 +129,7 @@ class TFLiteBackend(Backend):
             ) from exc
         self._input_size = input_size
 
-    def grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
+    def prepare(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
         self._resize(input_size)
         slot = self.slots["segments"]
         details = self.interpreter.get_output_details()[slot.index]
