@@ -12,13 +12,12 @@ same model name only.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
 from typing import List
 
-from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
+from common import DEFAULT_IMAGES, Column, camera_frame, finish, parser_for, read_rgb
 
 CANDIDATES = [
     ("tflite", None),
@@ -60,15 +59,11 @@ def main(argv: List[str] = None) -> int:
                      "postprocess_ms": round(statistics.median(s["post"]), 3)})
     for row in rows:
         row["inference_ratio_to_first"] = round(row["inference_ms"] / rows[0]["inference_ms"], 3)
-    if args.json:
-        print(json.dumps({"frames": "640x480", "threads": args.threads, "rows": rows}, indent=1))
-        return 0
-    print(f"640x480 frames, medium, {args.threads} threads, {args.rounds} rounds interleaved")
-    print(f"{'backend':40} {'model':45} {'infer ms':>9} {'pre ms':>7} {'post ms':>8} {'vs first':>8}")
-    for r in rows:
-        print(f"{r['backend']:40} {r['model']:45} {r['inference_ms']:9.2f} {r['preprocess_ms']:7.2f} "
-              f"{r['postprocess_ms']:8.2f} {r['inference_ratio_to_first']:8.3f}")
-    return 0
+    report = {"frames": "640x480", "threads": args.threads, "rows": rows}
+    return finish(report, args.json, [f"640x480 frames, medium, {args.threads} threads, {args.rounds} rounds interleaved"],
+                  [Column("backend", "backend"), Column("model", "model"), Column("infer ms", "inference_ms", ".2f"),
+                   Column("pre ms", "preprocess_ms", ".2f"), Column("post ms", "postprocess_ms", ".2f"),
+                   Column("vs first", "inference_ratio_to_first", ".3f")], rows)
 
 
 if __name__ == "__main__":

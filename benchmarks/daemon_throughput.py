@@ -20,14 +20,13 @@ Targets (daemon issue): end-to-end <= 1.25x inference; RSS growth < 5 MB over
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from typing import List
 
-from common import SHARED
+from common import SHARED, finish
 
 from edge_bodypix.benchsuite.timing import peak_rss_mb, rss_mb
 
@@ -131,20 +130,17 @@ def main(argv: List[str] = None) -> int:
         "rss_growth_mb": round(growth, 2), "peak_rss_mb": round(peak_mb, 1),
         "fully_protected_frames": int(service.metrics.counter("frames_fully_protected")),
     }
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
-    print(f"model {report['model']} | {report['runtime']} | {'pipelined' if args.pipeline else 'sequential'} "
-          f"| effect {args.effect} | {report['frames']} frames of {os.path.basename(args.video)} (768x432), medium")
-    print(f"inference {inference:.2f} ms (median) | end to end {frame_ms:.2f} ms (mean) | ratio {report['ratio']:.3f} "
-          f"(target <= 1.25: {'ok' if report['ratio'] <= 1.25 else 'MISSED'}) | {report['fps']} fps")
-    print(f"a lone interpreter on all {os.cpu_count()} cores: inference {lone:.2f} ms (median) | "
-          f"end to end against it {report['ratio_vs_all_cores']:.3f} "
-          f"(target <= 1.25: {'ok' if report['ratio_vs_all_cores'] <= 1.25 else 'MISSED'})")
-    print(f"RSS after {args.warmup} frames {report['rss_after_warmup_mb']} MB, at the end {report['rss_end_mb']} MB: "
-          f"growth {report['rss_growth_mb']} MB (target < 5: {'ok' if growth < 5 else 'MISSED'}); "
-          f"peak {report['peak_rss_mb']} MB; fully protected frames {report['fully_protected_frames']}")
-    return 0
+    return finish(report, args.json, footer=[
+        f"model {report['model']} | {report['runtime']} | {'pipelined' if args.pipeline else 'sequential'} "
+        f"| effect {args.effect} | {report['frames']} frames of {os.path.basename(args.video)} (768x432), medium",
+        f"inference {inference:.2f} ms (median) | end to end {frame_ms:.2f} ms (mean) | ratio {report['ratio']:.3f} "
+        f"(target <= 1.25: {'ok' if report['ratio'] <= 1.25 else 'MISSED'}) | {report['fps']} fps",
+        f"a lone interpreter on all {os.cpu_count()} cores: inference {lone:.2f} ms (median) | "
+        f"end to end against it {report['ratio_vs_all_cores']:.3f} "
+        f"(target <= 1.25: {'ok' if report['ratio_vs_all_cores'] <= 1.25 else 'MISSED'})",
+        f"RSS after {args.warmup} frames {report['rss_after_warmup_mb']} MB, at the end {report['rss_end_mb']} MB: "
+        f"growth {report['rss_growth_mb']} MB (target < 5: {'ok' if growth < 5 else 'MISSED'}); "
+        f"peak {report['peak_rss_mb']} MB; fully protected frames {report['fully_protected_frames']}"])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from common import SHARED, parser_for
+from common import SHARED, Column, finish, parser_for
 
 DEFAULT_SET = SHARED / "eval" / "coco-keypoints-dev"
 
@@ -43,14 +43,10 @@ def main(argv: List[str] = None) -> int:
         scores = keypoints_ap(net, args.set, value, detailed=True)
         rows.append({"internal_resolution": resolution, **scores})
     report = {"model": net.info.name, "images": len(images), "rows": rows}
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
-    print(f"model {net.info.name} | {len(images)} images of {args.set.name} (COCO train images: optimistic)")
-    print(f"{'resolution':12} {'OKS AP':>7} {'AP50':>7} {'AP75':>7} {'AR':>7}")
-    for r in rows:
-        print(f"{r['internal_resolution']:12} {r['AP']:7.3f} {r['AP50']:7.3f} {r['AP75']:7.3f} {r['AR']:7.3f}")
-    return 0
+    return finish(report, args.json,
+                  [f"model {net.info.name} | {len(images)} images of {args.set.name} (COCO train images: optimistic)"],
+                  [Column("resolution", "internal_resolution"), Column("OKS AP", "AP", ".3f"),
+                   Column("AP50", "AP50", ".3f"), Column("AP75", "AP75", ".3f"), Column("AR", "AR", ".3f")], rows)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ Target (multi-person issue): (a) <= 30% of inference for the 5-person photo.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
 from typing import List
 
-from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
+from common import DEFAULT_IMAGES, Column, camera_frame, finish, parser_for, read_rgb
 
 TARGET = 0.30
 
@@ -59,18 +58,13 @@ def main(argv: List[str] = None) -> int:
         })
     report = {"model": net.info.name, "backend": net.info.backend, "threads": args.threads,
               "instance_factor": net.instance_factor, "rounds": args.rounds, "rows": rows}
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
-    print(f"model {net.info.name} | {net.info.backend} | medium | {args.rounds} rounds | "
-          f"instance lattice x{net.instance_factor} per grid cell")
-    print(f"{'frames':10} {'people':>6} {'inference ms':>12} {'decode+inst ms':>14} {'ratio':>6} "
-          f"{'all post ms':>11} {'ratio':>6}")
-    for r in rows:
-        verdict = "ok" if r["meets_target"] else f"MISSED (target <= {TARGET:.2f})"
-        print(f"{r['frames']:10} {r['people']:6d} {r['inference_ms']:12.2f} {r['decode_and_instances_ms']:14.2f} "
-              f"{r['decode_ratio']:6.3f} {r['postprocess_ms']:11.2f} {r['postprocess_ratio']:6.3f}  {verdict}")
-    return 0
+    return finish(report, args.json, [f"model {net.info.name} | {net.info.backend} | medium | {args.rounds} rounds | "
+                                      f"instance lattice x{net.instance_factor} per grid cell"],
+                  [Column("frames", "frames"), Column("people", "people", "d"),
+                   Column("inference ms", "inference_ms", ".2f"),
+                   Column("decode+inst ms", "decode_and_instances_ms", ".2f"), Column("ratio", "decode_ratio", ".3f"),
+                   Column("all post ms", "postprocess_ms", ".2f"), Column("ratio", "postprocess_ratio", ".3f"),
+                   Column("", lambda r: "ok" if r["meets_target"] else f"MISSED (target <= {TARGET:.2f})")], rows)
 
 
 if __name__ == "__main__":

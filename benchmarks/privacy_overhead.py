@@ -13,13 +13,12 @@ Target (rendering issue): anonymising faces costs at most 25% of inference.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
 from typing import List
 
-from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
+from common import DEFAULT_IMAGES, Column, camera_frame, finish, parser_for, read_rgb
 
 TARGET = 0.25
 CASES = [("faces", "blur"), ("faces", "pixelate"), ("faces", "fill"), ("persons", "pixelate"), ("background", "blur")]
@@ -56,15 +55,12 @@ def main(argv: List[str] = None) -> int:
                      "meets_target": cost / inf <= TARGET if target == "faces" else None})
     report = {"model": net.info.name, "backend": net.info.backend, "frames": "640x480", "inference_ms": round(inf, 3),
               "rows": rows}
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
-    print(f"model {net.info.name} | {net.info.backend} | 640x480 frames | inference {inf:.2f} ms (median)")
-    print(f"{'target':11} {'method':9} {'ms':>7} {'ratio':>6}")
-    for r in rows:
-        verdict = "" if r["meets_target"] is None else ("  ok" if r["meets_target"] else f"  MISSED (target <= {TARGET})")
-        print(f"{r['target']:11} {r['method']:9} {r['ms']:7.3f} {r['ratio']:6.3f}{verdict}")
-    return 0
+    return finish(report, args.json,
+                  [f"model {net.info.name} | {net.info.backend} | 640x480 frames | inference {inf:.2f} ms (median)"],
+                  [Column("target", "target"), Column("method", "method"), Column("ms", "ms", ".3f"),
+                   Column("ratio", "ratio", ".3f"),
+                   Column("", lambda r: None if r["meets_target"] is None
+                          else "ok" if r["meets_target"] else f"MISSED (target <= {TARGET})")], rows)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ pre+post <= 10% of inference, part segmentation <= 20%; import + load < 1 s.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-from common import parser_for, DEFAULT_IMAGES, camera_frame, read_rgb
+from common import DEFAULT_IMAGES, Column, camera_frame, finish, parser_for, read_rgb
 
 TARGETS = {("640x480", "segment_person"): 0.10, ("640x480", "segment_person_parts"): 0.20}
 
@@ -83,19 +82,13 @@ def main(argv: List[str] = None) -> int:
         "model": net.info.name, "backend": net.info.backend, "internal_resolution": args.resolution,
         "threads": args.threads, "rounds": args.rounds, "import_and_load_s": round(load_s, 3), "rows": rows,
     }
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
-    print(f"model {net.info.name} | {net.info.backend} | internal_resolution {args.resolution} | "
-          f"{args.rounds} rounds x {len(photos)} photos")
-    print(f"{'frames':8} {'method':22} {'inference ms':>12} {'pre+post ms':>12} {'ratio':>7} {'target':>7}")
-    for row in rows:
-        target = f"<={row['target']:.2f}" if row["target"] is not None else ""
-        verdict = "" if row["meets_target"] is None else (" ok" if row["meets_target"] else " MISSED")
-        print(f"{row['frames']:8} {row['method']:22} {row['inference_ms']:12.2f} {row['pre_post_ms']:12.2f} "
-              f"{row['ratio']:7.3f} {target:>7}{verdict}")
-    print(f"import + load: {load_s:.3f} s (target < 1 s){'' if load_s < 1 else ' MISSED'}")
-    return 0
+    return finish(report, args.json, [f"model {net.info.name} | {net.info.backend} | internal_resolution "
+                                      f"{args.resolution} | {args.rounds} rounds x {len(photos)} photos"],
+                  [Column("frames", "frames"), Column("method", "method"), Column("inference ms", "inference_ms", ".2f"),
+                   Column("pre+post ms", "pre_post_ms", ".2f"), Column("ratio", "ratio", ".3f"),
+                   Column("target", lambda r: None if r["target"] is None else f"<={r['target']:.2f}"),
+                   Column("", lambda r: None if r["meets_target"] is None else "ok" if r["meets_target"] else "MISSED")],
+                  rows, [f"import + load: {load_s:.3f} s (target < 1 s){'' if load_s < 1 else ' MISSED'}"])
 
 
 if __name__ == "__main__":

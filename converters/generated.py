@@ -14,6 +14,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from edge_bodypix.backends.roles import ROLES
+
 # (kind, stride, output channels at multiplier 1.0), as in body-pix's mobilenet.ts
 MOBILENET_V1: List[Tuple[str, int, int]] = [
     ("conv2d", 2, 32), ("separable", 1, 64), ("separable", 2, 128), ("separable", 1, 128),
@@ -21,8 +23,7 @@ MOBILENET_V1: List[Tuple[str, int, int]] = [
     ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512),
     ("separable", 2, 1024), ("separable", 1, 1024),
 ]
-HEADS = {"segments": 1, "part_heatmaps": 24, "heatmaps": 17, "short_offsets": 34, "long_offsets": 34,
-         "displacement_fwd": 32, "displacement_bwd": 32, "part_offsets": 48}
+HEADS = ROLES  # one 1x1 convolution head per BodyPix output role, with its channel count
 
 
 def mobilenet_function(multiplier: float, output_stride: int, seed: int = 0):

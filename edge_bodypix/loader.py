@@ -17,6 +17,7 @@ from .backends.base import Backend
 from .backends.registry import (
     AUTO, BackendSpec, BuildOptions, backend_names, backend_spec, spec_for_file, suffixes,
 )
+from .models.catalogue import DEFAULT_ARCHITECTURE, DEFAULT_MULTIPLIER, DEFAULT_OUTPUT_STRIDE
 from .bodypix import DEFAULT_INSTANCE_FACTOR, DEFAULT_PART_FACTOR, BodyPix, ModelInfo
 from .errors import (
     AcceleratorUnavailableError, EdgeBodyPixError, InvalidParameterError, ModelFormatError, ModelNotFoundError,
@@ -67,9 +68,9 @@ def _choose_backend(backend: str, model, architecture, multiplier, output_stride
 
 
 def load(
-    architecture: str = "MobileNetV1",
-    output_stride: int = 16,
-    multiplier: float = 0.75,
+    architecture: str = DEFAULT_ARCHITECTURE,
+    output_stride: int = DEFAULT_OUTPUT_STRIDE,
+    multiplier: float = DEFAULT_MULTIPLIER,
     quant_bytes: Optional[int] = None,
     model: Optional[str] = None,
     num_threads: Optional[int] = None,

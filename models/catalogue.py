@@ -21,6 +21,8 @@ ARCHITECTURES = ("MobileNetV1", "ResNet50")
 MULTIPLIERS = {"MobileNetV1": (0.5, 0.75, 1.0), "ResNet50": (1.0,)}
 OUTPUT_STRIDES = {"MobileNetV1": (8, 16), "ResNet50": (16, 32)}
 QUANT_BYTES = (1, 2, 4)
+#: body-pix `load()`'s default configuration (its MobileNetV1 0.75 stride 16), used wherever none is given.
+DEFAULT_ARCHITECTURE, DEFAULT_MULTIPLIER, DEFAULT_OUTPUT_STRIDE = "MobileNetV1", 0.75, 16
 #: Order in which quantisations are tried when `quant_bytes` is not given:
 #: integer models first (fastest on ARM and the only kind for the Edge TPU).
 QUANT_PREFERENCE = (1, 2, 4)
@@ -153,9 +155,9 @@ class Catalogue:
 
     def candidates(
         self,
-        architecture: str = "MobileNetV1",
-        multiplier: float = 0.75,
-        output_stride: int = 16,
+        architecture: str = DEFAULT_ARCHITECTURE,
+        multiplier: float = DEFAULT_MULTIPLIER,
+        output_stride: int = DEFAULT_OUTPUT_STRIDE,
         quant_bytes: Optional[int] = None,
         runtime: str = "cpu",
         format: str = "tflite",

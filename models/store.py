@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from edge_bodypix.errors import ModelFormatError, ModelNotFoundError
 
-from .catalogue import Catalogue, ModelSpec, load_catalogue
+from .catalogue import DEFAULT_ARCHITECTURE, DEFAULT_MULTIPLIER, DEFAULT_OUTPUT_STRIDE, Catalogue, ModelSpec, load_catalogue
 
 ENV_VAR = "EDGE_BODYPIX_MODELS"
 SYSTEM_DIR = Path("/var/lib/edge-bodypix/models")
@@ -111,9 +111,9 @@ def _has_directory(text: str) -> bool:
 
 def resolve(
     model: Optional[PathLike] = None,
-    architecture: str = "MobileNetV1",
-    multiplier: float = 0.75,
-    output_stride: int = 16,
+    architecture: str = DEFAULT_ARCHITECTURE,
+    multiplier: float = DEFAULT_MULTIPLIER,
+    output_stride: int = DEFAULT_OUTPUT_STRIDE,
     quant_bytes: Optional[int] = None,
     dirs: Optional[Sequence[PathLike]] = None,
     catalogue: Optional[Catalogue] = None,

@@ -54,11 +54,8 @@ def weight_spans(data: bytes):
     from edge_bodypix.backends.tflite.flatbuffer import _Reader
 
     reader = _Reader(data, "model")
-    root = reader.u32(0)
-    first, count = reader.vector(reader.field(root, 4))  # Model.buffers
     spans = []
-    for i in range(count):
-        buffer = reader.indirect(first + 4 * i)
+    for buffer in reader.tables(reader.u32(0), 4):  # Model.buffers
         data_field = reader.field(buffer, 0)  # Buffer.data
         if data_field:
             start, length = reader.vector(data_field, 1)

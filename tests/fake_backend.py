@@ -7,11 +7,11 @@ import threading
 import numpy as np
 
 from edge_bodypix.backends.base import DynamicShapeBackend
+from edge_bodypix.backends.roles import ROLES
 from edge_bodypix.parts import KEYPOINT_NAMES, PART_CHANNELS
 
 STRIDE = 16
-CHANNELS = {"segments": 1, "part_heatmaps": 24, "heatmaps": 17, "short_offsets": 34, "long_offsets": 34,
-            "displacement_fwd": 32, "displacement_bwd": 32}
+CHANNELS = {role: n for role, n in ROLES.items() if role != "part_offsets"}  # what the body-pix methods read
 
 
 class OnePersonBackend(DynamicShapeBackend):

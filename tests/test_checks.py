@@ -7,6 +7,7 @@ import pytest
 
 from edge_bodypix import InvalidParameterError, anonymize, draw_pixelated_mask
 from edge_bodypix.checks import check_number
+from edge_bodypix.options import MultiPersonOptions, SegmentationOptions
 
 NOT_FINITE = [math.nan, math.inf, -math.inf, np.float32("nan")]
 
@@ -78,3 +79,18 @@ def test_options_are_checked_once_when_built_and_shared_by_the_daemon_config():
     assert config.model.options() == SegmentationOptions(internal_resolution="low", segmentation_threshold=0.5)
     with pytest.raises(ConfigError, match=r"\[model\] segmentation_threshold 1.5"):
         load_config(None, {"model": {"segmentation_threshold": 1.5}})
+
+
+@pytest.mark.parametrize("method, options", [
+    ("segment_person", SegmentationOptions), ("segment_person_parts", SegmentationOptions),
+    ("segment_multi_person", MultiPersonOptions), ("segment_multi_person_parts", MultiPersonOptions),
+])
+def test_each_body_pix_method_takes_exactly_its_options_parameters_with_the_same_defaults(method, options):
+    """The keyword API spells body-pix's parameters out per method; the options dataclass is the one source of truth."""
+    import dataclasses
+    import inspect
+
+    from edge_bodypix import BodyPix
+
+    parameters = list(inspect.signature(getattr(BodyPix, method)).parameters.values())[2:]  # after self, image
+    assert [(p.name, p.default) for p in parameters] == [(f.name, f.default) for f in dataclasses.fields(options)]

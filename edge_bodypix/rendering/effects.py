@@ -137,6 +137,21 @@ def _composite_over_blur(image: np.ndarray, keep: np.ndarray, background_blur: f
     return result
 
 
+def _blur_outside(image, segmentation: Segmentations, mask_options: dict, background_blur_amount: float,
+                  edge_blur_amount: float, flip_horizontal: bool) -> np.ndarray:
+    """What `draw_bokeh_effect` and `blur_body_part` share: keep the pixels `to_mask(**mask_options)`
+    makes opaque, blur the rest (everything when there is no segmentation), mirror if asked."""
+    image = check_image(image)
+    background = check_blur_amount("background_blur_amount", background_blur_amount)
+    edge = check_blur_amount("edge_blur_amount", edge_blur_amount)
+    if isinstance(segmentation, (list, tuple)) and not segmentation:
+        return _finish(canvas_blur(image, background), flip_horizontal)
+    mask = to_mask(segmentation, **mask_options)
+    _check_mask(image, mask)
+    keep = mask[:, :, 3] == 255
+    return _finish(_composite_over_blur(image, keep, background, edge), flip_horizontal)
+
+
 def draw_bokeh_effect(
     image: np.ndarray,
     segmentation: Segmentations,
@@ -148,15 +163,8 @@ def draw_bokeh_effect(
 
     `segmentation` is a person segmentation or a list of them (multi-person).
     """
-    image = check_image(image)
-    background = check_blur_amount("background_blur_amount", background_blur_amount)
-    edge = check_blur_amount("edge_blur_amount", edge_blur_amount)
-    if isinstance(segmentation, (list, tuple)) and not segmentation:
-        return _finish(canvas_blur(image, background), flip_horizontal)
-    mask = to_mask(segmentation, foreground=(0, 0, 0, 255), background=(0, 0, 0, 0))
-    _check_mask(image, mask)
-    keep = mask[:, :, 3] == 255
-    return _finish(_composite_over_blur(image, keep, background, edge), flip_horizontal)
+    return _blur_outside(image, segmentation, {"foreground": (0, 0, 0, 255), "background": (0, 0, 0, 0)},
+                         background_blur_amount, edge_blur_amount, flip_horizontal)
 
 
 def check_part_ids(ids: Sequence[int], name: str = "body_part_ids_to_blur") -> Tuple[int, ...]:
@@ -184,17 +192,10 @@ def blur_body_part(
     As in body-pix, the mask is `to_mask(..., draw_contour=True)`, so the
     contour strokes body-pix draws stay sharp too.
     """
-    image = check_image(image)
     ids = check_part_ids(body_part_ids_to_blur)
-    background = check_blur_amount("background_blur_amount", background_blur_amount)
-    edge = check_blur_amount("edge_blur_amount", edge_blur_amount)
-    if isinstance(part_segmentation, (list, tuple)) and not part_segmentation:
-        return _finish(canvas_blur(image, background), flip_horizontal)
-    mask = to_mask(part_segmentation, foreground=(0, 0, 0, 0), background=(0, 0, 0, 255),
-                   draw_contour=True, foreground_ids=ids)
-    _check_mask(image, mask)
-    keep = mask[:, :, 3] == 255
-    return _finish(_composite_over_blur(image, keep, background, edge), flip_horizontal)
+    return _blur_outside(image, part_segmentation, {"foreground": (0, 0, 0, 0), "background": (0, 0, 0, 255),
+                                                    "draw_contour": True, "foreground_ids": ids},
+                         background_blur_amount, edge_blur_amount, flip_horizontal)
 
 
 __all__ = ["draw_mask", "draw_pixelated_mask", "draw_bokeh_effect", "blur_body_part", "check_part_ids",

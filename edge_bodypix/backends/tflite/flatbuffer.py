@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Tuple
 
 from ...errors import ModelFormatError
 
@@ -79,6 +79,14 @@ class _Reader:
             raise self.fail(f"vector of {length} entries at {start} runs past the end")
         return start + 4, length
 
+    def tables(self, table: int, index: int) -> List[int]:
+        """Positions of the tables in a table's vector-of-tables field (none when the field is absent)."""
+        pos = self.field(table, index)
+        if not pos:
+            return []
+        first, count = self.vector(pos)
+        return [self.indirect(first + 4 * i) for i in range(count)]
+
     def string(self, pos: int) -> str:
         start = self.indirect(pos)
         length = self.u32(start)
@@ -102,31 +110,22 @@ def read_tflite_info(path: str) -> TFLiteFileInfo:
         )
     reader = _Reader(data, path)
     root = reader.u32(0)
-    custom_ops = []
-    codes_field = reader.field(root, _MODEL_OPERATOR_CODES)
-    if codes_field:
-        first, count = reader.vector(codes_field)
-        for i in range(count):
-            code = reader.indirect(first + 4 * i)
-            name_field = reader.field(code, _OPCODE_CUSTOM_CODE)
-            if name_field:
-                name = reader.string(name_field)
-                if name and name not in custom_ops:
-                    custom_ops.append(name)
-    buffers_field = reader.field(root, _MODEL_BUFFERS)
-    if buffers_field:
-        first, count = reader.vector(buffers_field)
-        for i in range(count):
-            buffer = reader.indirect(first + 4 * i)
-            offset_field = reader.field(buffer, _BUFFER_OFFSET)
-            if offset_field:  # data stored after the flatbuffer: check it is all there
-                offset = reader.u64(offset_field)
-                size_field = reader.field(buffer, _BUFFER_SIZE)
-                size = reader.u64(size_field) if size_field else 0
-                if offset > 1 and offset + size > len(data):
-                    raise reader.fail(f"weights buffer {i} ends at {offset + size}, file has {len(data)} bytes")
-            else:
-                data_field = reader.field(buffer, 0)
-                if data_field:
-                    reader.vector(data_field, element_size=1)
+    custom_ops: List[str] = []
+    for code in reader.tables(root, _MODEL_OPERATOR_CODES):
+        name_field = reader.field(code, _OPCODE_CUSTOM_CODE)
+        name = reader.string(name_field) if name_field else ""
+        if name and name not in custom_ops:
+            custom_ops.append(name)
+    for i, buffer in enumerate(reader.tables(root, _MODEL_BUFFERS)):
+        offset_field = reader.field(buffer, _BUFFER_OFFSET)
+        if offset_field:  # data stored after the flatbuffer: check it is all there
+            offset = reader.u64(offset_field)
+            size_field = reader.field(buffer, _BUFFER_SIZE)
+            size = reader.u64(size_field) if size_field else 0
+            if offset > 1 and offset + size > len(data):
+                raise reader.fail(f"weights buffer {i} ends at {offset + size}, file has {len(data)} bytes")
+        else:
+            data_field = reader.field(buffer, 0)
+            if data_field:
+                reader.vector(data_field, element_size=1)
     return TFLiteFileInfo(path=path, size=len(data), custom_ops=tuple(custom_ops))
