@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -22,17 +23,12 @@ from ..masks import bounding_box
 from .regions import Results, protected_region
 
 log = logging.getLogger(__name__)
-METHODS = ("blur", "pixelate", "fill")
 
 
 def default_strength(method: str, shape) -> float:
     """Blur sigma or pixel cell size scaled to the frame: 2% / 3% of its larger side (at least 6 / 8 px)."""
-    side = max(shape[:2])
-    if method == "blur":
-        return max(6.0, 0.02 * side)
-    if method == "pixelate":
-        return max(8.0, 0.03 * side)
-    return 0.0
+    known = PROTECTION_METHODS.get(method)
+    return known.default_strength(max(shape[:2])) if known is not None else 0.0
 
 
 def default_margin(shape) -> float:
@@ -100,20 +96,51 @@ def apply_protection(
         raise InvalidParameterError(f"region is {region.shape}, image is {image.shape[:2]}")
     value = _check_method(method, strength, image.shape)
     result = image.copy()
-    if method == "fill":
-        color = check_fill_color(fill_color)
-        for y0, y1, x0, x1 in region_boxes(region):
-            np.copyto(result[y0:y1, x0:x1], color, where=region[y0:y1, x0:x1, None])
-        return result
-    for box in region_boxes(region):
-        y0, y1, x0, x1 = box
-        if method == "blur":
-            changed = _strong_blur(image, value, box)
-        else:  # pixelate cells aligned to the frame, so they do not crawl as the region moves
-            gy0, gx0 = int(y0 // value * value), int(x0 // value * value)
-            changed = _pixelate(image[gy0:y1, gx0:x1], value)[y0 - gy0:, x0 - gx0:]
-        cv2.copyTo(np.ascontiguousarray(changed), region[y0:y1, x0:x1].view(np.uint8), result[y0:y1, x0:x1])
+    PROTECTION_METHODS[method].protect(image, region, result, value, fill_color)
     return result
+
+
+def _copy_where(changed: np.ndarray, region: np.ndarray, box, result: np.ndarray) -> None:
+    y0, y1, x0, x1 = box
+    cv2.copyTo(np.ascontiguousarray(changed), region[y0:y1, x0:x1].view(np.uint8), result[y0:y1, x0:x1])
+
+
+def _blur_region(image, region, result, sigma: float, fill_color) -> None:
+    for box in region_boxes(region):
+        _copy_where(_strong_blur(image, sigma, box), region, box, result)
+
+
+def _pixelate_region(image, region, result, cell: float, fill_color) -> None:
+    for box in region_boxes(region):  # cells aligned to the frame, so they do not crawl as the region moves
+        y0, y1, x0, x1 = box
+        gy0, gx0 = int(y0 // cell * cell), int(x0 // cell * cell)
+        _copy_where(_pixelate(image[gy0:y1, gx0:x1], cell)[y0 - gy0:, x0 - gx0:], region, box, result)
+
+
+def _fill_region(image, region, result, strength: float, fill_color) -> None:
+    color = check_fill_color(fill_color)
+    for y0, y1, x0, x1 in region_boxes(region):
+        np.copyto(result[y0:y1, x0:x1], color, where=region[y0:y1, x0:x1, None])
+
+
+@dataclass(frozen=True)
+class ProtectionMethod:
+    """How protected pixels are changed: `protect(image, region, result, strength, fill_color)` writes the
+    region's new pixels into `result`; `default_strength(side)` scales the strength to the frame's larger side."""
+
+    name: str
+    protect: Callable[..., None]
+    default_strength: Callable[[float], float]
+
+
+#: Every protection method by name: the method half of the effect vocabulary (`privacy.effects`).
+#: A new method is one entry here; the effects, the CLI and the daemon take their names from it.
+PROTECTION_METHODS: Dict[str, ProtectionMethod] = {m.name: m for m in (
+    ProtectionMethod("blur", _blur_region, lambda side: max(6.0, 0.02 * side)),  # a Gaussian's sigma
+    ProtectionMethod("pixelate", _pixelate_region, lambda side: max(8.0, 0.03 * side)),  # a cell's side
+    ProtectionMethod("fill", _fill_region, lambda side: 0.0),  # a flat colour (fill_color)
+)}
+METHODS = tuple(PROTECTION_METHODS)
 
 
 def region_boxes(region: np.ndarray, step: int = 4):
