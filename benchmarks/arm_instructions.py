@@ -62,7 +62,7 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
     from edge_bodypix.bodypix import POSE_ROLES
     from edge_bodypix.daemon.config import Config
     from edge_bodypix.daemon.metrics import Metrics
-    from edge_bodypix.daemon.service import Processor
+    from edge_bodypix.daemon.processor import Processor
     from edge_bodypix.daemon.sources.base import Frame
     from edge_bodypix.imageio import read_rgb
     from edge_bodypix.pipelining import FrameRunner

@@ -340,7 +340,7 @@ def test_a_single_frame_run_still_reports_ready_and_emits_its_frame(tmp_path, ne
 
 def test_stale_masks_protect_the_whole_frame(net):
     from edge_bodypix.daemon.config import load_config
-    from edge_bodypix.daemon.service import Processor
+    from edge_bodypix.daemon.processor import Processor
     from edge_bodypix.daemon.metrics import Metrics
     from edge_bodypix.daemon.sources import Frame
 
@@ -492,7 +492,7 @@ def test_a_flood_of_idle_connections_is_bounded_and_cannot_lock_out_healthz(daem
 def test_a_head_entering_at_the_bottom_edge_is_protected_in_the_frames_before_it_is_segmented(net, entering):
     from edge_bodypix.daemon.config import load_config
     from edge_bodypix.daemon.metrics import Metrics
-    from edge_bodypix.daemon.service import Processor
+    from edge_bodypix.daemon.processor import Processor
     from edge_bodypix.daemon.sources import Frame
 
     capture = cv2.VideoCapture(str(VIDEO))

@@ -13,21 +13,17 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
-from ..pipelining import FrameRunner, PendingFrame
-from ..privacy import TemporalGuard, default_margin, protect, protected_region
-from ..privacy.entry import EntryGuard
-from ..privacy.guard import GuardDecision
-from ..privacy.protection import protect_everything
+from ..pipelining import FrameRunner
 from .config import Config, split_listen
 from .metrics import Metrics
 from .outputs import EventsOutput, HttpOutput, Output, ProcessedFrame, RecorderOutput
+from .processor import Processor, StartedFrame
 from .selftest import SelfTestSchedule
-from .sources import Frame, FrameSource, SourceError, make_source
+from .sources import FrameSource, SourceError, make_source
 from .systemd import Notifier
 
 log = logging.getLogger("edge_bodypix.daemon")
@@ -51,115 +47,6 @@ def load_network(config: Config):
     return load_on_device(model.device, model.name or None, model.edgetpu_required, num_threads=threads,
                           backend=model.backend, verify=model.verify, require_checksum=model.verify,
                           onnx_cache_dir=os.path.join(config.service.state_directory, "tensorrt-cache"))
-
-
-@dataclass
-class _Result:
-    region: Optional[np.ndarray]
-    time: Optional[float]
-    persons: int
-
-
-@dataclass
-class _Pending:
-    """A frame whose inference may still be running on the runner's worker thread."""
-
-    frame: Frame
-    inference: Optional[PendingFrame]  # None: reuse the latest result
-    corrupt: bool = False
-
-
-class Processor:
-    """Segmentation, privacy region and temporal guard for one stream.
-
-    `start` submits a frame to the `runner` (threaded, the previous frame's
-    post-processing overlaps its inference); `finish` post-processes, applies
-    the guard and protects the frame. `process` does both in turn.
-    """
-
-    def __init__(self, runner: FrameRunner, config: Config, metrics: Metrics,
-                 selftest: Optional[SelfTestSchedule] = None):
-        self.runner = runner
-        self.selftest = selftest  # while it has not passed, every frame is fully protected
-        self.config = config
-        self.metrics = metrics
-        effect = config.privacy.protection()
-        self.target, self.method = effect.target, effect.method
-        self.strength = config.privacy.strength or None
-        self.guard = TemporalGuard(config.privacy.hold_frames, config.model.max_mask_age_s)
-        # the library's parameters, checked by the library (config validation builds the same object)
-        self.options = config.model.options()
-        # people walking in at the border lead their segmentation: protect what moves there
-        self.entry = EntryGuard() if config.privacy.protect_entering and self.target != "background" else None
-        self.latest = _Result(None, None, -1)
-        self.frame_shape: Optional[tuple] = None
-
-    @staticmethod
-    def _valid(image) -> bool:
-        return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-                and image.dtype == np.uint8 and image.shape[0] > 1 and image.shape[1] > 1)
-
-    def start(self, frame: Frame) -> _Pending:
-        if not self._valid(frame.image):
-            return _Pending(frame, None, corrupt=True)
-        shape_changed = self.frame_shape != frame.image.shape[:2]
-        due = frame.index % self.config.model.infer_every == 0 or self.latest.region is None or shape_changed
-        if not due:
-            return _Pending(frame, None)
-        roles = self.runner.net.person_roles(parts=self.target == "faces", faces=self.target == "persons")
-        return _Pending(frame, self.runner.submit(frame.image, self.config.model.internal_resolution, roles))
-
-    def _segment(self, frame: Frame, inference: PendingFrame) -> _Result:
-        finished = self.runner.finish(inference, self.target == "faces", self.options)
-        timings, result = finished.timings, finished.segmentation
-        self.metrics.observe("inference", (timings.preprocess_ms + timings.inference_ms) / 1e3)
-        margin = self.config.privacy.margin_px
-        margin = default_margin(frame.image.shape) if margin < 0 else margin
-        region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
-        persons = sum(1 for pose in result.all_poses if pose.score >= self.options.score_threshold)
-        return _Result(region, frame.timestamp, persons)
-
-    def finish(self, pending: _Pending) -> ProcessedFrame:
-        frame = pending.frame
-        quality = self.config.http.jpeg_quality
-        if pending.corrupt:
-            self.metrics.inc("errors", kind="frame")
-            log.error("corrupt frame %d (%s); emitting a fully protected frame", frame.index,
-                      getattr(frame.image, "shape", type(frame.image).__name__))
-            shape = self.frame_shape or (480, 640)
-            self.metrics.inc("frames_fully_protected")
-            return ProcessedFrame(protect_everything(np.zeros(shape + (3,), np.uint8)), frame.timestamp,
-                                  frame.index, -1, True, quality)
-        image = frame.image
-        if self.frame_shape != image.shape[:2]:
-            self.frame_shape = image.shape[:2]
-            self.latest = _Result(None, None, -1)
-            self.guard.reset()
-            if self.entry is not None:
-                self.entry.reset()
-        if pending.inference is not None:
-            try:
-                self.latest = self._segment(frame, pending.inference)
-            except Exception as exc:  # noqa: BLE001 - fail closed on anything
-                self.metrics.inc("errors", kind="inference")
-                log.error("segmentation failed on frame %d: %s", frame.index, exc)
-                self.latest = _Result(None, None, -1)
-        if self.selftest is not None and not self.selftest.ok:  # one guard step per frame either way
-            decision = self.guard.fail(self.selftest.reason)
-        else:
-            decision = self.guard.update(self.latest.region, self.latest.time, now=frame.timestamp)
-        entering = self.entry.update(image) if self.entry is not None else None
-        if entering is not None and not decision.full:
-            decision = GuardDecision(decision.region | entering, False, "moving at the border")
-        if decision.full:
-            self.metrics.inc("frames_fully_protected")
-            log.debug("frame %d fully protected: %s", frame.index, decision.reason)
-        protected = protect(image, decision, self.method, self.strength)
-        return ProcessedFrame(protected, frame.timestamp, frame.index, self.latest.persons, decision.full, quality)
-
-    def process(self, frame: Frame) -> ProcessedFrame:
-        """Start and finish one frame (no overlap)."""
-        return self.finish(self.start(frame))
 
 
 class Service:
@@ -275,7 +162,7 @@ class Service:
                 log.error("%s failed: %s", type(output).__name__, exc)
         self.metrics.inc("frames_out")
 
-    def _complete(self, pending: _Pending) -> ProcessedFrame:
+    def _complete(self, pending: StartedFrame) -> ProcessedFrame:
         """Finish, emit and account for one frame; tell systemd (READY once, WATCHDOG, STATUS with fps)."""
         processed = self.processor.finish(pending)
         self._emit(processed)
@@ -314,7 +201,7 @@ class Service:
             self.selftest.run_now()  # before any frame: frames stay black until it passes
             if not self._open_source():
                 return 0
-            pending: Optional[_Pending] = None  # the frame whose inference overlaps this one's reading
+            pending: Optional[StartedFrame] = None  # the frame whose inference overlaps this one's reading
             while not self.stop_event.is_set():
                 frame = self.source.read()
                 if frame is None:
