@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from .. import __version__
 from ..native_log import quiet_native_libraries
+from . import anonymize as anonymize_command
 from . import bench as bench_command
 from . import convert as convert_command
 from . import models as models_command
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment_command.add_parser(commands)
     models_command.add_parser(commands)
     serve_command.add_parser(commands)
+    anonymize_command.add_parser(commands)
     convert_command.add_parser(commands)
     bench_command.add_parser(commands)
     return parser
