@@ -41,9 +41,9 @@ def video_facts(path):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         pts = sorted(p.pts for p in container.demux(stream) if p.size)
-        return {"codec": stream.codec_context.name, "rate": stream.average_rate, "time_base": stream.time_base,
+        return {"codec": stream.codec_context.name, "time_base": stream.time_base,
                 "size": (stream.codec_context.width, stream.codec_context.height), "pts": pts,
-                "format": container.format.name}
+                "format": container.format.name, "rate": round(float(stream.average_rate))}  # the pts say the exact timing
 
 
 def audio_packets(path):
@@ -69,9 +69,10 @@ def clip_with_audio(tmp_path_factory):
         end = sorted(p.pts for p in packets)[120]
         for packet in packets:
             if first <= packet.pts < end:
-                packet.pts, packet.dts = packet.pts - first, packet.dts - first
-                packet.stream = video
-                target.mux(packet)
+                copy = av.Packet(bytes(packet))
+                copy.pts, copy.dts, copy.time_base = packet.pts - first, packet.dts - first, video_in.time_base
+                copy.is_keyframe, copy.stream = packet.is_keyframe, video
+                target.mux(copy)
         seconds = float((end - first) * video_in.time_base)
         samples = np.sin(2 * np.pi * 440 * np.arange(int(48000 * seconds)) / 48000).astype(np.float32)
         for start in range(0, samples.size, 1024):
@@ -200,9 +201,10 @@ def test_a_real_ray_cluster_writes_the_same_bytes_as_one_box(ray_cluster, one_bo
                        "--ray", ray_cluster)
     assert result.returncode == 0, result.stderr
     for name in (clip_with_audio.name, STREET.name, PHOTO.name):
-        assert sha256(tmp_path / name) == sha256(one_box[0] / name), name
-    workers = {json.loads(line).get("worker") for line in (tmp_path / "anonymize-manifest.jsonl").read_text().splitlines()}
-    assert len(workers - {None, ""}) == 2  # both actors took chunks
+        assert sha256(tmp_path / name) == sha256(one_box[0] / name), f"{name} differs; {result.stderr}"
+    lines = (tmp_path / "anonymize-manifest.jsonl").read_text().splitlines()
+    workers = {json.loads(line).get("worker") for line in lines} - {None, ""}
+    assert len(workers) >= 2, f"one actor took every chunk: {workers}"  # (a restarted actor adds a name)
 
 
 @pytest.fixture(scope="module")
