@@ -273,3 +273,10 @@ def test_an_interrupted_job_resumes_to_the_identical_output(walking_reference, t
     assert resumed.returncode == 0, resumed.stderr
     assert _chunks_done(tmp_path) == 70  # only the missing chunks were redone
     assert sha256(tmp_path / WALKING.name) == walking_reference
+
+
+def test_workers_that_cannot_load_the_model_stop_the_job_with_the_reason(tmp_path):
+    result = anonymize(STREET, "--output-dir", tmp_path, "--model", "no-such-model", "--workers", 2, timeout=120)
+    assert result.returncode == 1
+    assert "a worker could not start: ModelNotFoundError: no model called 'no-such-model'" in result.stderr
+    assert not (tmp_path / STREET.name).exists() and "Traceback" not in result.stderr

