@@ -28,25 +28,30 @@ VIDEO = SHARED / "videos" / "one-by-one-person-detection.mp4"
 WARMUP = SHARED / "videos" / "mmpose_demo_street_pedestrians.mp4"
 
 
-def job_run(pool, settings, video: Path) -> dict:
-    """One timed job through a warmed-up pool: frames/s and the codec share of the workers' time."""
+def job_run(pool, settings, video: Path, repeats: int) -> dict:
+    """The fastest of `repeats` timed jobs through a warmed-up pool: frames/s and the codec share of the
+    workers' time (this shared VM's speed drifts by 10-20% between runs of a minute)."""
     from edge_bodypix.batch.job import Job, expand_inputs
 
-    results = []
+    best = None
     with tempfile.TemporaryDirectory() as scratch:
         warm = Job(expand_inputs([str(WARMUP)]), Path(scratch) / "warm", settings, pool)
         warm.plan()
         warm.run()
-        job = Job(expand_inputs([str(video)]), Path(scratch) / "out", settings, pool)
-        frames = job.plan()
-        on_result = job.on_result
-        job.on_result = lambda j, r: (results.append(r), on_result(j, r))
-        started = time.perf_counter()
-        job.run()
-        elapsed = time.perf_counter() - started
-    busy = sum(r.seconds for r in results)
-    return {"frames": frames, "seconds": round(elapsed, 2), "fps": round(frames / elapsed, 2),
-            "codec_share": round(sum(r.codec_seconds for r in results) / busy, 3) if busy else None}
+        for repeat in range(repeats):
+            results = []
+            job = Job(expand_inputs([str(video)]), Path(scratch) / f"out{repeat}", settings, pool)
+            frames = job.plan()
+            on_result = job.on_result
+            job.on_result = lambda j, r, keep=results, inner=on_result: (keep.append(r), inner(j, r))
+            started = time.perf_counter()
+            job.run()
+            elapsed = time.perf_counter() - started
+            busy = sum(r.seconds for r in results)
+            row = {"frames": frames, "seconds": round(elapsed, 2), "fps": round(frames / elapsed, 2),
+                   "codec_share": round(sum(r.codec_seconds for r in results) / busy, 3) if busy else None}
+            best = row if best is None or row["fps"] > best["fps"] else best
+    return best
 
 
 def daemon_fps(video: Path, effect: str) -> float:
@@ -70,6 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--effect", default="blur-faces")
     parser.add_argument("--chunk-seconds", type=float, default=10.0)
     parser.add_argument("--no-ray", action="store_true", help="one-box rows only")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per row; the fastest counts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -88,7 +94,7 @@ def main(argv=None) -> int:
             else:
                 pool = LocalPool(settings, workers)
             try:
-                rows.append({"mode": mode, "workers": workers, **job_run(pool, settings, args.video)})
+                rows.append({"mode": mode, "workers": workers, **job_run(pool, settings, args.video, args.repeats)})
             finally:
                 pool.close()
     daemon = daemon_fps(args.video, args.effect)
