@@ -32,14 +32,21 @@ class Chunk:
         return self.end - self.start
 
 
+#: A worker holds a chunk's protected frames (I420, 1.5 bytes a pixel) until it encodes them in one run.
+CHUNK_MEMORY_BYTES = 256 * 2**20
+
+
 def plan_chunks(frames: int, keyframes: Sequence[int], rate: Fraction, chunk_seconds: float = 10.0,
-                overlap: int = 8) -> List[Chunk]:
-    """Chunks of about `chunk_seconds` of video covering all `frames`, each warming up over `overlap` frames."""
+                overlap: int = 8, frame_pixels: int = 0) -> List[Chunk]:
+    """Chunks of about `chunk_seconds` of video covering all `frames`, each warming up over `overlap` frames;
+    shorter where `frame_pixels` would make a chunk's frames outgrow `CHUNK_MEMORY_BYTES`."""
     check_number("chunk_seconds", chunk_seconds, 0.1, None)
     check_number("overlap", overlap, 0, None, integer=True)
     if frames < 1 or not keyframes or keyframes[0] != 0:
         raise ValueError("a video needs frames and a keyframe first")
     length = max(1, int(math.ceil(chunk_seconds * float(rate))))
+    if frame_pixels:
+        length = max(1, min(length, int(CHUNK_MEMORY_BYTES // (1.5 * frame_pixels))))
     chunks = []
     for index, start in enumerate(range(0, frames, length)):
         warm_from = max(0, start - overlap)

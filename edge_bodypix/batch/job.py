@@ -136,7 +136,7 @@ class Job:
             if item.video:
                 info = probe(str(item.source))
                 chunks = plan_chunks(info.frames, info.keyframes, info.rate, self.settings.chunk_seconds,
-                                     self.settings.overlap)
+                                     self.settings.overlap, info.width * info.height)
                 self._videos[item.name] = (info, chunks)
                 report.frames = info.frames
             else:

@@ -33,8 +33,8 @@ def import_av():
     return av
 
 
-#: Input codec -> (encoder, options) of the same family. Single-threaded and without B-frames
-#: for reproducible bytes and packets whose decode order is their presentation order.
+#: Input codec -> (encoder, options) of the same family. Single-threaded and
+#: without B-frames, for reproducible bytes and packets whose decode order is their presentation order.
 ENCODERS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "h264": ("libx264", {"crf": "21", "preset": "veryfast", "bf": "0", "threads": "1"}),
     "hevc": ("libx265", {"crf": "20", "preset": "veryfast",
@@ -206,7 +206,13 @@ def decode(codec: str, extradata: Optional[bytes], time_base: Fraction,
 
 
 class Encoder:
-    """Encodes RGB frames with an `EncoderSpec`, keeping each frame's timestamp."""
+    """Encodes RGB frames with an `EncoderSpec`, keeping each frame's timestamp.
+
+    Feed it frames in one run (`prepare` them first, `encode_prepared` them
+    together): libx264 gave two different byte streams for the same frames,
+    at random, when other work ran between its calls; fed back to back it
+    gives the same bytes every time.
+    """
 
     def __init__(self, spec: EncoderSpec):
         av = import_av()
@@ -215,6 +221,7 @@ class Encoder:
         spec.configure(self.context)
         self.context.flags |= av.codec.context.Flags.global_header
         self.time_base = spec.time_base
+        self.width, self.height = spec.width, spec.height
         self._i420 = spec.pix_fmt == "yuv420p" and spec.width % 2 == 0 and spec.height % 2 == 0
         self.packets: List[Packet] = []
 
@@ -222,16 +229,41 @@ class Encoder:
         self.packets += [Packet(bytes(p), int(p.pts), int(p.dts), bool(p.is_keyframe)) for p in packets]
 
     def encode(self, image: np.ndarray, pts: int) -> None:
-        if self._i420:  # OpenCV's BT.601 conversion: 6x cheaper than swscale's, a third of the encode time
-            frame = self._av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        self.encode_prepared(self.prepare(image), pts)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """An RGB frame in the form `encode_prepared` takes (I420 by OpenCV's BT.601 conversion, 6x cheaper than
+        swscale's; 1.5 bytes a pixel to hold)."""
+        return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420) if self._i420 else np.ascontiguousarray(image)
+
+    def encode_prepared(self, prepared: np.ndarray, pts: int) -> None:
+        if self._i420:
+            frame = self._av.VideoFrame(self.width, self.height, "yuv420p")
+            for plane, rows in zip(frame.planes, _i420_planes(prepared, self.width, self.height)):
+                _copy_plane(rows, plane)
         else:
-            frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame = self._av.VideoFrame.from_ndarray(prepared, format="rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         self._keep(self.context.encode(frame))
 
     def finish(self) -> Tuple[Packet, ...]:
         self._keep(self.context.encode(None))
         return tuple(self.packets)
+
+
+def _i420_planes(planes: np.ndarray, width: int, height: int):
+    """Y, U and V of OpenCV's I420 layout (a (3h/2, w) array) as 2-D arrays."""
+    flat = planes.reshape(-1)
+    y = flat[:width * height].reshape(height, width)
+    u = flat[width * height:width * height * 5 // 4].reshape(height // 2, width // 2)
+    v = flat[width * height * 5 // 4:].reshape(height // 2, width // 2)
+    return y, u, v
+
+
+def _copy_plane(rows: np.ndarray, plane) -> None:
+    """Copy rows into a frame plane the frame owns (its lines may be padded beyond the width)."""
+    target = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+    target[:rows.shape[0], :rows.shape[1]] = rows
 
 
 def black_chunk(spec: EncoderSpec, frame_pts: Iterable[int]) -> Tuple[Packet, ...]:

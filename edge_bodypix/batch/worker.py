@@ -128,6 +128,7 @@ class ChunkWorker:
         processor, encoder = self._processor(), Encoder(job.spec)
         persons = fully = emitted = 0
         codec = 0.0
+        prepared = []
         frames = decode(job.codec, job.extradata, job.time_base, job.packets)
         while True:
             started = time.perf_counter()
@@ -142,12 +143,14 @@ class ChunkWorker:
             if index < chunk.start:
                 continue  # warming up the guard over the previous chunk's last frames
             started = time.perf_counter()
-            encoder.encode(processed.image, pts)
+            prepared.append((encoder.prepare(processed.image), pts))
             codec += time.perf_counter() - started
             persons, fully, emitted = max(persons, processed.persons), fully + processed.fully_protected, emitted + 1
         if emitted != chunk.frames:
             raise EdgeBodyPixError(f"{job.key}: decoded {emitted} of the {chunk.frames} frames of chunk {chunk.index}")
         started = time.perf_counter()
+        for planes, pts in prepared:  # back to back: see media.Encoder
+            encoder.encode_prepared(planes, pts)
         packets = encoder.finish()
         codec += time.perf_counter() - started
         return ChunkResult(job.key, chunk.index, emitted, persons, fully, packets, codec_seconds=codec)
