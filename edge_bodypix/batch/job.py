@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from .chunks import Chunk, plan_chunks
-from .manifest import PARTS, Manifest, sha256_file
+from ..models.fetch import sha256_file
+from .manifest import PARTS, Manifest
 from .media import VideoInfo, assemble, black_chunk, probe, read_packets
 from .worker import ChunkJob, ChunkResult, ImageJob, Settings, encode_image
 

@@ -17,20 +17,13 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
 from ..errors import InvalidParameterError
+from ..models.fetch import sha256_file
 from .media import Packet
 from .worker import ChunkResult
 
 MANIFEST = "anonymize-manifest.jsonl"
 PARTS = ".anonymize-parts"
 _MAGIC = b"EBPCHUNK1\n"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

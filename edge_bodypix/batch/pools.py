@@ -32,6 +32,23 @@ def failed(job: Job, error: str) -> ChunkResult:
     return ChunkResult(job.key, index, frames, 0, 0, error=error)
 
 
+class _Attempts:
+    """A pool's failed jobs: queued again, or after `limit` failures reported failed (written fail-safe)."""
+
+    def __init__(self, limit: int, queue: Deque[Job], on_result: OnResult):
+        self.limit, self.queue, self.on_result = limit, queue, on_result
+        self.tries: Dict[int, int] = {}
+
+    def failed(self, job: Job, error: str) -> None:
+        self.tries[id(job)] = self.tries.get(id(job), 0) + 1
+        if self.tries[id(job)] >= self.limit:
+            log.error("%s chunk failed %d times (%s); writing it fail-safe", job.key, self.limit, error)
+            self.on_result(job, failed(job, error))
+        else:
+            log.warning("%s: %s; retrying", job.key, error)
+            self.queue.append(job)
+
+
 # -- one machine: worker processes --------------------------------------------------------------------
 _worker: Optional[ChunkWorker] = None
 _start_error: Optional[str] = None
@@ -78,7 +95,7 @@ class LocalPool:
     def run(self, jobs: Iterable[Job], on_result: OnResult) -> None:
         queue: Deque[Job] = deque()
         source = iter(jobs)
-        tries: Dict[int, int] = {}
+        attempts = _Attempts(self.attempts, queue, on_result)
         running: Dict[Future, tuple] = {}
         while True:
             while len(running) < 2 * self.workers:
@@ -105,13 +122,7 @@ class LocalPool:
                 else:
                     on_result(job, result)
                     continue
-                tries[id(job)] = tries.get(id(job), 0) + 1
-                if tries[id(job)] >= self.attempts:
-                    log.error("%s chunk failed %d times (%s); writing it fail-safe", job.key, self.attempts, error)
-                    on_result(job, failed(job, error))
-                else:
-                    log.warning("%s: %s; retrying", job.key, error)
-                    queue.append(job)
+                attempts.failed(job, error)
 
     def _rebuild(self) -> None:
         if self._executor is not None:
@@ -155,7 +166,7 @@ class RayPool:
         ray = self.ray
         queue: Deque[Job] = deque()
         source = iter(jobs)
-        tries: Dict[int, int] = {}
+        attempts = _Attempts(self.attempts, queue, on_result)
         idle = deque(self.actors)
         running: Dict[object, tuple] = {}
         while True:
@@ -182,13 +193,7 @@ class RayPool:
                 else:
                     on_result(job, result)
                     continue
-                tries[id(job)] = tries.get(id(job), 0) + 1
-                if tries[id(job)] >= self.attempts:
-                    log.error("%s chunk failed %d times (%s); writing it fail-safe", job.key, self.attempts, error)
-                    on_result(job, failed(job, error))
-                else:
-                    log.warning("%s: %s; retrying", job.key, error)
-                    queue.append(job)
+                attempts.failed(job, error)
 
     def close(self) -> None:
         for actor in self.actors:
