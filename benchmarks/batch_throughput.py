@@ -35,17 +35,17 @@ def job_run(pool, settings, video: Path, repeats: int) -> dict:
 
     best = None
     with tempfile.TemporaryDirectory() as scratch:
-        warm = Job(expand_inputs([str(WARMUP)]), Path(scratch) / "warm", settings, pool)
+        warm = Job(expand_inputs([str(WARMUP)]), Path(scratch) / "warm", settings)
         warm.plan()
-        warm.run()
+        warm.run(pool)
         for repeat in range(repeats):
             results = []
-            job = Job(expand_inputs([str(video)]), Path(scratch) / f"out{repeat}", settings, pool)
+            job = Job(expand_inputs([str(video)]), Path(scratch) / f"out{repeat}", settings)
             frames = job.plan()
             on_result = job.on_result
             job.on_result = lambda j, r, keep=results, inner=on_result: (keep.append(r), inner(j, r))
             started = time.perf_counter()
-            job.run()
+            job.run(pool)
             elapsed = time.perf_counter() - started
             busy = sum(r.seconds for r in results)
             row = {"frames": frames, "seconds": round(elapsed, 2), "fps": round(frames / elapsed, 2),

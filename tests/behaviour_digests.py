@@ -26,9 +26,10 @@ def fingerprint() -> str:
     """The package versions the digests depend on."""
     import cv2
 
-    from edge_bodypix.loader import load
+    from edge_bodypix.backends.tflite.interpreter_library import interpreter_library
 
-    backend = load(model="bodypix_mobilenet_v1_075_720_1280_16_quant").backend.description.split(" (")[0]
+    library = interpreter_library()
+    backend = f"{library.name} {library.version}"
     try:
         import onnxruntime
 

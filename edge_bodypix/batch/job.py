@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -113,16 +113,17 @@ def check_outputs(items: Sequence[Item], output_dir: Path) -> None:
 
 
 class Job:
-    """Runs `items` through `pool` into `output_dir` (see the module docstring)."""
+    """Protects `items` into `output_dir`: `plan` what is left, then `run` it on a pool (see the module docstring)."""
 
-    def __init__(self, items: Sequence[Item], output_dir: Path, settings: Settings, pool, resume: bool = False,
+    def __init__(self, items: Sequence[Item], output_dir: Path, settings: Settings, resume: bool = False,
                  progress: Optional[Callable[[int], None]] = None):
         check_outputs(items, output_dir)
-        self.items, self.output_dir, self.settings, self.pool = list(items), output_dir, settings, pool
+        self.items, self.output_dir, self.settings = list(items), output_dir, settings
         self.manifest = Manifest(output_dir, asdict(settings) | {"models_dir": list(settings.models_dir)}, resume)
         self.progress = progress or (lambda frames: None)
         self.reports: Dict[str, FileReport] = {}
-        self._videos: Dict[str, Tuple[VideoInfo, List[Chunk]]] = {}
+        self._videos: Dict[str, VideoInfo] = {}
+        self._chunks: Dict[str, List[Chunk]] = {}
         self._missing: Dict[str, set] = {}
         self._started: Dict[str, float] = {}
 
@@ -135,14 +136,14 @@ class Job:
             report = self.reports[item.name] = FileReport(str(item.source), str(output))
             digest = sha256_file(item.source)
             if item.video:
-                info = probe(str(item.source))
+                info = self._videos[item.name] = probe(str(item.source))
                 chunks = plan_chunks(info.frames, info.keyframes, info.rate, self.settings.chunk_seconds,
                                      self.settings.overlap, info.width * info.height)
-                self._videos[item.name] = (info, chunks)
                 report.frames = info.frames
             else:
-                chunks = [Chunk(0, 0, 1, 0, 0)]
+                chunks = [Chunk(0, 0, 1, 0, 0)]  # a photo: one "chunk" of one frame
                 report.frames = 1
+            self._chunks[item.name] = chunks
             self.manifest.start_file(item.name, digest, report.frames, len(chunks))
             if self.manifest.is_complete(item.name, output):
                 report.skipped = True
@@ -164,9 +165,9 @@ class Job:
             if not item.video:
                 yield ImageJob(item.name, item.source.read_bytes(), item.source.suffix.lower())
                 continue
-            info, chunks = self._videos[item.name]
+            info = self._videos[item.name]
             spec = info.encoder_spec()
-            for chunk in chunks:
+            for chunk in self._chunks[item.name]:
                 if chunk.index in missing:
                     yield ChunkJob(item.name, chunk, info.codec, info.extradata, info.time_base,
                                    info.frame_pts[chunk.decode_from:chunk.end],
@@ -187,13 +188,12 @@ class Job:
         output = self.output_dir / name
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
+        chunks = self._chunks[name]
+        results = list(self.manifest.chunk_results(name, len(chunks)))
         if name in self._videos:
-            info, chunks = self._videos[name]
-            results = list(self.manifest.chunk_results(name, len(chunks)))
+            info = self._videos[name]
             assemble(info, info.encoder_spec(), (r.packets for r in results), str(partial))
         else:
-            chunks = [Chunk(0, 0, 1, 0, 0)]
-            results = list(self.manifest.chunk_results(name, 1))
             partial.write_bytes(results[0].image)
         os.replace(partial, output)
         figures = {
@@ -207,9 +207,10 @@ class Job:
         for key, value in figures.items():
             setattr(self.reports[name], key, value)
 
-    def run(self) -> List[FileReport]:
+    def run(self, pool) -> List[FileReport]:
+        """Run what `plan` found left on `pool` (a `pools.LocalPool` or `pools.RayPool`)."""
         try:
-            self.pool.run(self.jobs(), self.on_result)
+            pool.run(self.jobs(), self.on_result)
         finally:
             self.manifest.close()
         return [self.reports[item.name] for item in self.items]

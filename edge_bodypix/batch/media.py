@@ -221,7 +221,6 @@ class Encoder:
         spec.configure(self.context)
         self.context.flags |= av.codec.context.Flags.global_header
         self.time_base = spec.time_base
-        self.width, self.height = spec.width, spec.height
         self._i420 = spec.pix_fmt == "yuv420p" and spec.width % 2 == 0 and spec.height % 2 == 0
         self.packets: List[Packet] = []
 
@@ -237,33 +236,13 @@ class Encoder:
         return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420) if self._i420 else np.ascontiguousarray(image)
 
     def encode_prepared(self, prepared: np.ndarray, pts: int) -> None:
-        if self._i420:
-            frame = self._av.VideoFrame(self.width, self.height, "yuv420p")
-            for plane, rows in zip(frame.planes, _i420_planes(prepared, self.width, self.height)):
-                _copy_plane(rows, plane)
-        else:
-            frame = self._av.VideoFrame.from_ndarray(prepared, format="rgb24")
+        frame = self._av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._i420 else "rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         self._keep(self.context.encode(frame))
 
     def finish(self) -> Tuple[Packet, ...]:
         self._keep(self.context.encode(None))
         return tuple(self.packets)
-
-
-def _i420_planes(planes: np.ndarray, width: int, height: int):
-    """Y, U and V of OpenCV's I420 layout (a (3h/2, w) array) as 2-D arrays."""
-    flat = planes.reshape(-1)
-    y = flat[:width * height].reshape(height, width)
-    u = flat[width * height:width * height * 5 // 4].reshape(height // 2, width // 2)
-    v = flat[width * height * 5 // 4:].reshape(height // 2, width // 2)
-    return y, u, v
-
-
-def _copy_plane(rows: np.ndarray, plane) -> None:
-    """Copy rows into a frame plane the frame owns (its lines may be padded beyond the width)."""
-    target = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-    target[:rows.shape[0], :rows.shape[1]] = rows
 
 
 def black_chunk(spec: EncoderSpec, frame_pts: Iterable[int]) -> Tuple[Packet, ...]:

@@ -88,10 +88,6 @@ class LocalPool:
                                                  initializer=_start_worker, initargs=(self.settings,))
         return self._executor
 
-    def worker_pids(self):
-        """The worker processes' ids (for a test that kills one, and for logs)."""
-        return [] if self._executor is None else list(self._executor._processes or {})
-
     def run(self, jobs: Iterable[Job], on_result: OnResult) -> None:
         queue: Deque[Job] = deque()
         source = iter(jobs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Optional, Tuple, Union
 
@@ -95,7 +95,6 @@ class ChunkWorker:
     """Loads the network once (one interpreter thread) and protects the jobs given to it."""
 
     def __init__(self, settings: Settings):
-        from ..daemon.metrics import Metrics
         from ..loader import load
         from ..pipelining import FrameRunner
         from ..privacy.selftest import run_selftest
@@ -107,18 +106,18 @@ class ChunkWorker:
         if not verdict.passed:  # a network that fails its self-test protects nothing: every job fails closed
             raise EdgeBodyPixError(f"the network failed its self-test: {verdict.summary()}")
         self.runner = FrameRunner(self.net, threaded=False)
-        self._metrics = Metrics
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 
     def _processor(self):
+        from ..daemon.metrics import Metrics
         from ..daemon.processor import Processor
 
-        return Processor(self.runner, self.config, self._metrics({}))
+        return Processor(self.runner, self.config, Metrics({}))
 
     def run(self, job: Union[ChunkJob, ImageJob]) -> ChunkResult:
         started = time.perf_counter()
         result = self._image(job) if isinstance(job, ImageJob) else self._chunk(job)
-        return ChunkResult(**{**result.__dict__, "seconds": time.perf_counter() - started, "worker": self.name})
+        return replace(result, seconds=time.perf_counter() - started, worker=self.name)
 
     def _chunk(self, job: ChunkJob) -> ChunkResult:
         from ..daemon.sources.base import Frame

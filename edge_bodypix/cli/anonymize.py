@@ -104,11 +104,10 @@ def run(args) -> int:
         items = expand_inputs(args.inputs)
         pool_factory = (lambda: RayPool(settings, args.workers, None if args.ray == RAY_LOCAL else args.ray)) \
             if args.ray is not None else (lambda: LocalPool(settings, args.workers))
-        job = Job(items, args.output_dir, settings, None, resume=args.resume)
-        progress = Progress(job.plan(), len(items), enabled=not args.no_progress)
-        job.progress = progress
-        pool = job.pool = pool_factory()
-        reports = job.run()
+        job = Job(items, args.output_dir, settings, resume=args.resume)
+        progress = job.progress = Progress(job.plan(), len(items), enabled=not args.no_progress)
+        pool = pool_factory()  # after planning: a bad input is refused before any worker starts
+        reports = job.run(pool)
     except KeyboardInterrupt:
         print("edge-bodypix: interrupted; finished chunks are kept: run the same command with --resume",
               file=sys.stderr)
