@@ -254,7 +254,6 @@ def black_chunk(spec: EncoderSpec, frame_pts: Iterable[int]) -> Tuple[Packet, ..
     return encoder.finish()
 
 
-#: Containers written by extension (the input's own, so the output is the same container).
 def assemble(info: VideoInfo, spec: EncoderSpec, chunks: Iterable[Sequence[Packet]], output: str) -> int:
     """Write `output`: the chunks' video packets in order and every audio stream of the input copied
     unchanged, interleaved by time. Returns the number of video packets written."""
@@ -299,7 +298,7 @@ def _copy_audio(target, packet, audio_in, audio_out) -> None:
 
 
 def _format_for(path: str) -> Optional[str]:
-    """The muxer for an output with the input's extension (None: let FFmpeg choose by the name)."""
+    """The muxer for the input's extension, so the output is the same container (None: FFmpeg chooses by name)."""
     extension = os.path.splitext(path)[1].lower()
     if not extension:
         raise InvalidParameterError(f"{path}: a video needs a file extension to choose its container")
