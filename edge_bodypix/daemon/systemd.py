@@ -20,8 +20,12 @@ class Notifier:
         self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else 0.0
         self._socket: Optional[socket.socket] = None
         self._last_ping = 0.0
+        self._failing = False
         if self.address:
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            # never wait for the reader: a manager that is busy (or a test that is not reading) must not
+            # stall the frame loop; a message that does not fit is dropped, and the next one tried
+            self._socket.setblocking(False)
 
     def send(self, message: str) -> None:
         if self._socket is None:
@@ -29,8 +33,15 @@ class Notifier:
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             self._socket.sendto(message.encode(), target)
-        except OSError as exc:  # systemd gone or socket full: keep running
-            log.warning("sd_notify %r failed: %s", message, exc)
+        except OSError as exc:  # systemd gone or its queue full: keep running, say so once
+            if not self._failing:
+                log.warning("sd_notify %r failed: %s (further failures are not logged until one succeeds)",
+                            message, exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("sd_notify works again")
+        self._failing = False
 
     def ready(self, status: str = "") -> None:
         self.send("READY=1" + (f"\nSTATUS={status}" if status else ""))
