@@ -69,6 +69,20 @@ def test_a_stream_named_by_host_needs_its_address_in_the_list():
     assert blocked(anywhere) == []
 
 
+def test_the_mqtt_broker_and_a_remote_rtsp_listener_are_held_to_the_list_too(tmp_path):
+    password = tmp_path / "password"
+    password.write_text("pw\n")
+    config = load_config(overrides={"mqtt": {"host": "192.168.1.5"},
+                                    "rtsp": {"listen": "0.0.0.0:8554", "username": "nvr", "password_file": str(password)}})
+    problems = blocked(config)
+    assert any("mqtt.host is at 192.168.1.5, which service.ip_address_allow = 'localhost' blocks" in p for p in problems)
+    assert any("rtsp.listen = '0.0.0.0:8554' serves other machines" in p for p in problems)
+    lan = load_config(overrides={"mqtt": {"host": "192.168.1.5"},
+                                 "service": {"ip_address_allow": "localhost 192.168.1.0/24"},
+                                 "rtsp": {"listen": "0.0.0.0:8554", "username": "nvr", "password_file": str(password)}})
+    assert blocked(lan) == []
+
+
 def test_address_list_entries_are_checked_and_expanded_as_systemd_does():
     assert parse_allow("localhost  10.0.0.0/8 fe80::1") == ("localhost", "10.0.0.0/8", "fe80::1")
     assert allowed("10.1.2.3", ["10.0.0.0/8"]) and not allowed("11.1.2.3", ["10.0.0.0/8"])

@@ -22,6 +22,11 @@ class Backend(abc.ABC):
     roles: Tuple[str, ...]
 
     @property
+    def accelerator(self) -> str:
+        """What runs the network, for people: "CPU", "Edge TPU", "CUDA", "TensorRT"."""
+        return "CPU"
+
+    @property
     @abc.abstractmethod
     def resizable(self) -> bool:
         """False when the input size is fixed (Edge TPU models)."""

@@ -36,6 +36,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--backend", choices=backend_names(), help="inference library")
     parser.add_argument("--http", metavar="HOST:PORT", help="HTTP address ('' to disable)")
     parser.add_argument("--token", help="token required by HTTP clients")
+    parser.add_argument("--rtsp", metavar="HOST:PORT[/PATH]",
+                        help="publish H.264 over RTSP, e.g. 127.0.0.1:8554/protected ('' to disable)")
+    parser.add_argument("--mqtt", metavar="HOST[:PORT]", help="publish state to this MQTT broker (Home Assistant discovery)")
     parser.add_argument("--threads", type=positive_int_arg, metavar="N", help="interpreter threads")
     parser.add_argument("--state-dir", metavar="DIR", help="state directory (recordings, events)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
@@ -53,6 +56,16 @@ def overrides(args) -> Dict[str, Dict[str, Any]]:
         ("model", "threads"): args.threads, ("service", "state_directory"): args.state_dir,
         ("service", "max_frames"): args.max_frames, ("service", "log_level"): args.log_level,
     }
+    if args.rtsp is not None:
+        from ..daemon.config import split_rtsp_url
+
+        mapping[("rtsp", "listen")], path = split_rtsp_url(args.rtsp)
+        mapping[("rtsp", "path")] = path if args.rtsp else None
+    if args.mqtt is not None:
+        host, colon, port = args.mqtt.rpartition(":") if ":" in args.mqtt else (args.mqtt, "", "")
+        mapping[("mqtt", "host")] = host.strip("[]")
+        if colon:
+            mapping[("mqtt", "port")] = int(port) if port.isdigit() else port  # a non-number is named by the check
     result: Dict[str, Dict[str, Any]] = {}
     for (section, key), value in mapping.items():
         if value is not None:

@@ -77,6 +77,32 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class RtspConfig:
+    listen: str = ""  # "HOST:PORT" publishes H.264 over RTSP ("" = off); beyond loopback needs credentials
+    path: str = "/protected"  # rtsp://HOST:PORT/protected
+    username: str = ""  # RTSP digest authentication: required beyond loopback
+    password_file: str = ""  # a file holding the password, kept out of this config (mode 0600)
+    encoder: str = "auto"  # auto: the hardware H.264 encoder when present, else x264; or v4l2h264enc, x264enc, openh264enc
+    bitrate_kbps: int = 0  # 0 = scaled to the frame size and rate
+    keyframe_interval_s: float = 1.0  # a client that connects waits at most this long for its first picture
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = ""  # the broker ("" = off)
+    port: int = 1883  # 8883 with TLS
+    tls: bool = False
+    ca_file: str = ""  # with tls: the CA that signed the broker's certificate ("" = the system's)
+    username: str = ""
+    password_file: str = ""  # a file holding the password, kept out of this config (mode 0600)
+    topic_prefix: str = "edge-bodypix"  # state under PREFIX/<device_id>/...
+    device_id: str = ""  # "" = this machine's host name
+    discovery_prefix: str = "homeassistant"  # Home Assistant MQTT discovery ("" = no discovery messages)
+    presence_hold_s: float = 10.0  # "person present" stays on this long after the last person left
+    interval_s: float = 5.0  # fps and counters are republished this often
+
+
+@dataclass(frozen=True)
 class RecordConfig:
     enabled: bool = False
     directory: str = "recordings"  # relative to service.state_directory
@@ -106,6 +132,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    rtsp: RtspConfig = field(default_factory=RtspConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
@@ -167,11 +195,43 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def split_listen(listen: str) -> Tuple[str, int]:
+def split_listen(listen: str, key: str = "http.listen", example: str = "127.0.0.1:8080") -> Tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"http.listen = {listen!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+        raise ConfigError(f"{key} = {listen!r}: use HOST:PORT, e.g. {example}")
     return host.strip("[]"), int(port)
+
+
+def split_rtsp_url(value: str) -> Tuple[str, str]:
+    """`--rtsp HOST:PORT/PATH` as (rtsp.listen, rtsp.path); the path defaults to /protected."""
+    listen, slash, path = value.partition("/")
+    return listen, ("/" + path) if slash and path else RtspConfig.path
+
+
+def read_secret(path: str, key: str) -> str:
+    """The first line of a secret file (a password), or a `ConfigError` naming the key and the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            secret = handle.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{key} = {path!r}: cannot read the password ({exc.strerror or exc})") from None
+    if not secret:
+        raise ConfigError(f"{key} = {path!r}: the file's first line is empty (it must hold the password)")
+    return secret
+
+
+def public_view(config: Config) -> Dict[str, Dict[str, Any]]:
+    """The configuration in effect, for people (the status page): secrets shown only as set or not."""
+    view: Dict[str, Dict[str, Any]] = {}
+    for section in fields(Config):
+        values = {}
+        for item in fields(getattr(config, section.name)):
+            value = getattr(getattr(config, section.name), item.name)
+            if f"{section.name}.{item.name}" == "http.token":
+                value = "(set)" if value else ""
+            values[item.name] = value
+        view[section.name] = values
+    return view
 
 
 def validate(config: Config) -> Config:
@@ -182,6 +242,7 @@ def validate(config: Config) -> Config:
 
     s, m, p, h, r, e, v = (config.source, config.model, config.privacy, config.http, config.record,
                            config.events, config.service)
+    rtsp, mqtt = config.rtsp, config.mqtt
     check(bool(s.uri), "source.uri is empty: give a device (/dev/video0), picamera2, a file or a URL")
     check(s.width > 0 and s.height > 0, f"source.width/height = {s.width}x{s.height}: must be positive")
     check(s.fps > 0, f"source.fps = {s.fps}: must be > 0")
@@ -206,7 +267,35 @@ def validate(config: Config) -> Config:
         host, _ = split_listen(h.listen)
         check(is_loopback(host) or bool(h.token),
               f"http.listen = {h.listen!r} reaches beyond this machine: set http.token")
+    check(all(33 <= ord(c) <= 126 and c not in ';,"\\' for c in h.token),
+          "http.token: use printable ASCII without spaces, quotes, commas, semicolons or backslashes "
+          "(it travels in URLs and cookies), e.g. the output of: openssl rand -hex 24")
     check(1 <= h.jpeg_quality <= 100, f"http.jpeg_quality = {h.jpeg_quality}: must be in [1, 100]")
+    if rtsp.listen:
+        host, _ = split_listen(rtsp.listen, "rtsp.listen", "127.0.0.1:8554")
+        check(is_loopback(host) or bool(rtsp.username and rtsp.password_file),
+              f"rtsp.listen = {rtsp.listen!r} reaches beyond this machine: set rtsp.username and rtsp.password_file")
+        check(rtsp.path.startswith("/") and len(rtsp.path) > 1 and " " not in rtsp.path,
+              f"rtsp.path = {rtsp.path!r}: must be a path such as /protected")
+    check(bool(rtsp.username) == bool(rtsp.password_file),
+          "rtsp.username and rtsp.password_file go together: set both or neither")
+    from .outputs.h264 import ENCODER_CHOICES  # noqa: PLC0415 - the encoder table lives with the encoders
+
+    check(rtsp.encoder in ENCODER_CHOICES,
+          f"rtsp.encoder = {rtsp.encoder!r}: allowed values are {', '.join(ENCODER_CHOICES)}")
+    check(0 <= rtsp.bitrate_kbps <= 100_000,
+          f"rtsp.bitrate_kbps = {rtsp.bitrate_kbps}: must be in [0, 100000] (0 = automatic)")
+    check(0.1 <= rtsp.keyframe_interval_s <= 60,
+          f"rtsp.keyframe_interval_s = {rtsp.keyframe_interval_s}: must be in [0.1, 60]")
+    if mqtt.host:
+        check(1 <= mqtt.port <= 65535, f"mqtt.port = {mqtt.port}: must be in [1, 65535]")
+        check(bool(mqtt.topic_prefix) and not any(c in mqtt.topic_prefix for c in "#+"),
+              f"mqtt.topic_prefix = {mqtt.topic_prefix!r}: must be a topic without wildcards (# +)")
+        check(not any(c in mqtt.device_id for c in "#+/ "),
+              f"mqtt.device_id = {mqtt.device_id!r}: letters, digits, - and _ only")
+        check(mqtt.presence_hold_s >= 0, f"mqtt.presence_hold_s = {mqtt.presence_hold_s}: must be >= 0")
+        check(mqtt.interval_s > 0, f"mqtt.interval_s = {mqtt.interval_s}: must be > 0")
+    check(not mqtt.password_file or bool(mqtt.username), "mqtt.password_file is set without mqtt.username")
     check(r.segment_seconds > 0, f"record.segment_seconds = {r.segment_seconds}: must be > 0")
     check(r.max_total_mb > 0, f"record.max_total_mb = {r.max_total_mb}: must be > 0")
     check(len(r.codec) == 4, f"record.codec = {r.codec!r}: must be a four-character code such as mp4v or MJPG")

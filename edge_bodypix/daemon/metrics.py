@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Dict, Sequence, Tuple
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
 
@@ -23,6 +26,18 @@ class Histogram:
         self.count += 1
 
 
+@dataclass(frozen=True)
+class ErrorRecord:
+    """One error the daemon survived: when (wall clock), what kind, and what it said."""
+
+    time: float
+    kind: str
+    message: str
+
+
+RECENT_ERRORS = 500  # kept for the status page's errors-over-time chart and MQTT's last error
+
+
 class Metrics:
     """Daemon metrics; thread-safe, rendered by `/metrics`."""
 
@@ -32,11 +47,42 @@ class Metrics:
         self.counters: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float] = {}
         self.histograms = {"inference": Histogram(), "end_to_end": Histogram()}
         self.gauges: Dict[str, float] = {}
+        self._errors: Deque[ErrorRecord] = deque(maxlen=RECENT_ERRORS)
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
         with self._lock:
             self.counters[key] = self.counters.get(key, 0.0) + amount
+
+    def error(self, kind: str, message: str) -> None:
+        """Count an error of `kind` (the `errors{kind=...}` counter) and keep it among the recent ones."""
+        self.inc("errors", kind=kind)
+        with self._lock:
+            self._errors.append(ErrorRecord(time.time(), kind, message))
+
+    def recent_errors(self, since: float = 0.0) -> List[ErrorRecord]:
+        """Errors recorded at or after `since` (wall clock), oldest first."""
+        with self._lock:
+            return [record for record in self._errors if record.time >= since]
+
+    def last_error(self) -> Optional[ErrorRecord]:
+        with self._lock:
+            return self._errors[-1] if self._errors else None
+
+    def counters_named(self, name: str) -> List[Tuple[Dict[str, str], float]]:
+        """Every labelled value of counter `name`: [(labels, value)]."""
+        with self._lock:
+            return [(dict(labels), value) for (n, labels), value in sorted(self.counters.items()) if n == name]
+
+    def gauge(self, name: str, default: float = 0.0) -> float:
+        with self._lock:
+            return self.gauges.get(name, default)
+
+    def mean(self, histogram: str) -> Optional[float]:
+        """The mean of a histogram's observations (seconds), None before the first."""
+        with self._lock:
+            h = self.histograms[histogram]
+            return h.total / h.count if h.count else None
 
     def observe(self, histogram: str, seconds: float) -> None:
         with self._lock:

@@ -65,20 +65,23 @@ def blocked(config: Config) -> List[str]:
     entries = parse_allow(config.service.ip_address_allow)
     shown = config.service.ip_address_allow
     problems = []
-    host = stream_host(config.source.uri)
-    if host is not None:
+    peers = [("source.uri", stream_host(config.source.uri), "the camera's"),
+             ("mqtt.host", config.mqtt.host or None, "the broker's")]
+    for key, host, whose in peers:
+        if host is None:
+            continue
         address = _literal(host) or ("127.0.0.1" if host == "localhost" else None)
         if address is None and "any" not in entries:
-            problems.append(f"source.uri names the host {host!r}, but service.ip_address_allow = {shown!r} lists "
-                            "addresses only: give the camera's address (or its network) there, or 'any'")
+            problems.append(f"{key} names the host {host!r}, but service.ip_address_allow = {shown!r} lists "
+                            f"addresses only: give {whose} address (or its network) there, or 'any'")
         elif address is not None and not allowed(address, entries):
-            problems.append(f"source.uri is at {address}, which service.ip_address_allow = {shown!r} blocks under "
+            problems.append(f"{key} is at {address}, which service.ip_address_allow = {shown!r} blocks under "
                             f"the systemd unit: add {address} (or its network) to service.ip_address_allow")
-    if config.http.listen:
-        listen, _ = split_listen(config.http.listen)
-        remote = [n for n in networks(entries) if not n.is_loopback]
-        if not is_loopback(listen) and not remote:
-            problems.append(f"http.listen = {config.http.listen!r} serves other machines, but service.ip_address_allow "
+    remote = [n for n in networks(entries) if not n.is_loopback]
+    for key, listen, example in (("http.listen", config.http.listen, "127.0.0.1:8080"),
+                                 ("rtsp.listen", config.rtsp.listen, "127.0.0.1:8554")):
+        if listen and not is_loopback(split_listen(listen, key, example)[0]) and not remote:
+            problems.append(f"{key} = {listen!r} serves other machines, but service.ip_address_allow "
                             f"= {shown!r} lets only this one connect under the systemd unit: add the clients' network "
                             "(e.g. 192.168.1.0/24) or 'any'")
     return problems

@@ -88,6 +88,7 @@ class Processor:
         finished = self.runner.finish(inference, self.target == "faces", self.options)
         timings, result = finished.timings, finished.segmentation
         self.metrics.observe("inference", (timings.preprocess_ms + timings.inference_ms) / 1e3)
+        self.metrics.set("inference_last_s", round((timings.preprocess_ms + timings.inference_ms) / 1e3, 5))
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])
@@ -98,9 +99,10 @@ class Processor:
         frame = pending.frame
         quality = self.config.http.jpeg_quality
         if pending.corrupt:
-            self.metrics.inc("errors", kind="frame")
-            log.error("corrupt frame %d (%s); emitting a fully protected frame", frame.index,
-                      getattr(frame.image, "shape", type(frame.image).__name__))
+            message = (f"corrupt frame {frame.index} ({getattr(frame.image, 'shape', type(frame.image).__name__)}); "
+                       "emitting a fully protected frame")
+            self.metrics.error("frame", message)
+            log.error("%s", message)
             shape = self.frame_shape or (480, 640)
             self.metrics.inc("frames_fully_protected")
             return ProcessedFrame(protect_everything(np.zeros(shape + (3,), np.uint8)), frame.timestamp,
@@ -116,8 +118,9 @@ class Processor:
             try:
                 self.latest = self._segment(frame, pending.inference)
             except Exception as exc:  # noqa: BLE001 - fail closed on anything
-                self.metrics.inc("errors", kind="inference")
-                log.error("segmentation failed on frame %d: %s", frame.index, exc)
+                message = f"segmentation failed on frame {frame.index}: {exc}"
+                self.metrics.error("inference", message)
+                log.error("%s", message)
                 self.latest = _Result(None, None, -1)
         if self.selftest is not None and not self.selftest.ok:  # one guard step per frame either way
             decision = self.guard.fail(self.selftest.reason)

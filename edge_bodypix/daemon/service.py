@@ -17,10 +17,11 @@ from typing import List, Optional
 
 import numpy as np
 
+from .. import __version__
 from ..pipelining import FrameRunner
-from .config import Config, split_listen
+from .config import Config, public_view, read_secret, split_listen
 from .metrics import Metrics
-from .outputs import EventsOutput, HttpOutput, Output, ProcessedFrame, RecorderOutput
+from .outputs import EventsOutput, HttpOutput, MqttOutput, Output, ProcessedFrame, RecorderOutput, RtspOutput
 from .processor import Processor, StartedFrame
 from .selftest import SelfTestSchedule
 from .sources import FrameSource, SourceError, make_source
@@ -66,6 +67,7 @@ class Service:
         self.selftest = SelfTestSchedule(self.runner, config, self.metrics, self.notifier.status)
         self.processor = Processor(self.runner, config, self.metrics, self.selftest)
         self.frames = 0
+        self._last_persons = 0
         self.started = time.monotonic()
         self._ready, self._last_status, self._window_frames = False, self.started, 0  # systemd notifications
 
@@ -75,7 +77,20 @@ class Service:
         if c.http.listen:
             host, port = split_listen(c.http.listen)
             outputs.append(HttpOutput(host, port, c.http.token, self.metrics, self.health,
-                                      stale_after_s=max(5.0, 10.0 / c.source.fps)))
+                                      stale_after_s=max(5.0, 10.0 / c.source.fps), status=self.status))
+        if c.rtsp.listen:
+            host, port = split_listen(c.rtsp.listen, "rtsp.listen")
+            password = read_secret(c.rtsp.password_file, "rtsp.password_file") if c.rtsp.password_file else ""
+            outputs.append(RtspOutput(host, port, c.rtsp.path, c.rtsp.username, password, c.rtsp.encoder,
+                                      c.rtsp.bitrate_kbps, c.rtsp.keyframe_interval_s,
+                                      frame_rate=lambda: self.source.frame_rate or c.source.fps,
+                                      frame_size=self._frame_size))
+        if c.mqtt.host:
+            m = c.mqtt
+            password = read_secret(m.password_file, "mqtt.password_file") if m.password_file else ""
+            outputs.append(MqttOutput(m.host, m.port, m.username, password, m.tls, m.ca_file, m.topic_prefix,
+                                      m.device_id, m.discovery_prefix, m.presence_hold_s, m.interval_s,
+                                      self.metrics, self.net.info.name))
         state = c.service.state_directory
         if c.record.enabled:
             directory = os.path.join(state, c.record.directory)
@@ -90,6 +105,31 @@ class Service:
         return {"frames": self.frames, "model": self.net.info.name,
                 "fully_protected": int(self.metrics.counter("frames_fully_protected")),
                 "selftest": "passed" if self.selftest.ok else "failed" if self.selftest.last else "pending"}
+
+    def _frame_size(self):
+        """(height, width) of the frames going out: the source's once one came, else the configured size."""
+        return tuple(self.processor.frame_shape or (self.config.source.height, self.config.source.width))
+
+    def status(self) -> dict:
+        """Everything the status page shows (`/status.json`): live figures, errors, the configuration in effect."""
+        now, wall = time.monotonic(), time.time()
+        counters = self.metrics.counters_named("errors")
+        inference = self.metrics.mean("inference")
+        return {
+            "uptime_s": round(now - self.started, 1), "frames": self.frames,
+            "persons": self._last_persons, "fps": self.metrics.gauge("fps", 0.0),
+            "inference_ms": round(self.metrics.gauge("inference_last_s", 0.0) * 1e3, 2),
+            "inference_mean_ms": None if inference is None else round(inference * 1e3, 2),
+            "model": self.net.info.name, "backend": self.net.info.backend,
+            "accelerator": self.net.backend.accelerator,
+            "effect": self.config.privacy.effect, "source": self.source.description,
+            "fail_safe_frames": int(self.metrics.counter("frames_fully_protected")),
+            "selftest": self.health()["selftest"],
+            "errors": {labels.get("kind", ""): int(value) for labels, value in counters},
+            "recent_errors": [{"time": e.time, "kind": e.kind, "message": e.message}
+                              for e in self.metrics.recent_errors(since=wall - 3600)][-100:],
+            "time": wall, "config": public_view(self.config), "version": __version__,
+        }
 
     def stop(self, *_args) -> None:
         self.stop_event.set()
@@ -144,7 +184,7 @@ class Service:
                 self._back_off()  # armed for a source that opens but sends nothing; a frame disarms it
                 return True
             except SourceError as exc:
-                self.metrics.inc("errors", kind="source")
+                self.metrics.error("source", str(exc))
                 if self._source_state != "failing":
                     log.error("%s; retrying with backoff up to %.0f s", exc, self.config.source.reopen_max_s)
                     self.notifier.status(f"waiting for source: {exc}")
@@ -158,13 +198,16 @@ class Service:
             try:
                 output.write(frame)
             except Exception as exc:  # noqa: BLE001 - one failing output must not stop the others
-                self.metrics.inc("errors", kind=f"output_{type(output).__name__}")
-                log.error("%s failed: %s", type(output).__name__, exc)
+                message = f"{type(output).__name__} failed: {exc}"
+                self.metrics.error(f"output_{type(output).__name__}", message)
+                log.error("%s", message)
         self.metrics.inc("frames_out")
 
     def _complete(self, pending: StartedFrame) -> ProcessedFrame:
         """Finish, emit and account for one frame; tell systemd (READY once, WATCHDOG, STATUS with fps)."""
         processed = self.processor.finish(pending)
+        if processed.persons >= 0:
+            self._last_persons = processed.persons
         self._emit(processed)
         now = time.monotonic()
         self.metrics.observe("end_to_end", now - pending.frame.timestamp)
@@ -211,7 +254,7 @@ class Service:
                     if getattr(self.source, "finite", False):
                         log.info("source %s ended", self.source.description)
                         break
-                    self.metrics.inc("errors", kind="source_lost")
+                    self.metrics.error("source_lost", f"source {self.source.description} ended or was lost")
                     if self._source_state == "streaming":
                         log.warning("source %s ended or was lost; reopening", self.source.description)
                         self._source_state = "lost"

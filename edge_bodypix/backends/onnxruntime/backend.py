@@ -123,6 +123,11 @@ class OnnxRuntimeBackend(DynamicShapeBackend):
         self.roles = tuple(self.slots)
         self.description = f"onnxruntime {ort.__version__} ({self.provider.replace('ExecutionProvider', '')})"
 
+    @property
+    def accelerator(self) -> str:
+        """The execution provider in use without its suffix: CPU, CUDA, TensorRT."""
+        return self.provider.replace("ExecutionProvider", "")
+
     def probe_grid_size(self, input_size: Tuple[int, int]) -> Tuple[int, int]:
         try:
             return super().probe_grid_size(input_size)

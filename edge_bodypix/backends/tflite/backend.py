@@ -105,6 +105,10 @@ class TFLiteBackend(Backend):
         self.description = f"{self.library.name} {self.library.version} ({device})"
 
     @property
+    def accelerator(self) -> str:
+        return "Edge TPU" if self.edgetpu else "CPU"
+
+    @property
     def resizable(self) -> bool:
         return not self.edgetpu
 

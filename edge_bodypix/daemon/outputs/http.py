@@ -1,8 +1,10 @@
-"""MJPEG stream, JPEG snapshot, Prometheus metrics and health over HTTP.
+"""The status page, MJPEG stream, JPEG snapshot, Prometheus metrics and health over HTTP.
 
-Binds to loopback by default; beyond it a token is required (`?token=` or
-`Authorization: Bearer`). The server only ever sends frames from memory: it
-reads no files at all.
+Binds to loopback by default; beyond it a token is required (`?token=`,
+`Authorization: Bearer` or, for browsers, the cookie the sign-in form sets).
+Only `/healthz`, the sign-in form and the page's own CSS/JS are open without it.
+The server sends frames from memory only and reads no files while serving:
+the page's files are read from the package once, at start.
 """
 
 from __future__ import annotations
@@ -14,14 +16,29 @@ import socket
 import threading
 import time
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, List, Optional, Tuple
+from importlib import resources
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from .base import Output, OutputError, ProcessedFrame
 
 log = logging.getLogger(__name__)
 BOUNDARY = "edgebodypixframe"
+COOKIE = "edge_bodypix_token"
+MAX_FORM_BYTES = 4096
+# the page's files (package data, edge_bodypix/daemon/web): name -> content type
+WEB_FILES = {"status.html": "text/html; charset=utf-8", "login.html": "text/html; charset=utf-8",
+             "status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
+PAGE_HEADERS = [("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"),
+                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+
+
+def web_files() -> Dict[str, bytes]:
+    """The status page's HTML, CSS and JavaScript from the package (no CDN, no build step)."""
+    folder = resources.files("edge_bodypix.daemon").joinpath("web")
+    return {name: folder.joinpath(name).read_bytes() for name in WEB_FILES}
 
 
 def frame_headers(frame: ProcessedFrame) -> List[Tuple[str, str]]:
@@ -75,10 +92,13 @@ class _IPv6Server(_BoundedServer):
 
 class HttpOutput(Output):
     def __init__(self, host: str, port: int, token: str = "", metrics=None,
-                 health: Optional[Callable[[], dict]] = None, stale_after_s: float = 5.0):
+                 health: Optional[Callable[[], dict]] = None, stale_after_s: float = 5.0,
+                 status: Optional[Callable[[], dict]] = None):
         self.host, self.port, self.token = host, port, token
         self.metrics = metrics
         self.health = health
+        self.status = status
+        self._web: Dict[str, bytes] = {}
         self.stale_after_s = stale_after_s
         self._latest: Optional[ProcessedFrame] = None
         self._condition = threading.Condition()
@@ -92,6 +112,7 @@ class HttpOutput(Output):
 
     def start(self) -> None:
         output = self
+        self._web = web_files()
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "edge-bodypix"
@@ -104,6 +125,9 @@ class HttpOutput(Output):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 output._handle(self)
 
+            def do_POST(self):  # noqa: N802
+                output._handle_post(self)
+
         server_class = _IPv6Server if ":" in self.host else _BoundedServer
         try:
             self._server = server_class((self.host, self.port), Handler)
@@ -112,7 +136,8 @@ class HttpOutput(Output):
             raise OutputError(f"http.listen = {where!r}: cannot listen there ({exc.strerror or exc})") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
         self._thread.start()
-        log.info("HTTP on http://%s:%d (/stream.mjpg, /snapshot.jpg, /metrics, /healthz)", *self.address[:2])
+        log.info("HTTP on http://%s:%d (status page /, /stream.mjpg, /snapshot.jpg, /status.json, /metrics, /healthz)",
+                 *self.address[:2])
 
     def write(self, frame: ProcessedFrame) -> None:
         with self._condition:
@@ -129,6 +154,9 @@ class HttpOutput(Output):
             self._server = None
 
     # -- request handling -----------------------------------------------------------------
+    def _token_matches(self, offered: str) -> bool:
+        return hmac.compare_digest(offered.encode(), self.token.encode())
+
     def _authorised(self, handler: BaseHTTPRequestHandler, query: dict) -> bool:
         if not self.token:
             return True
@@ -136,11 +164,20 @@ class HttpOutput(Output):
         header = handler.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             offered = header[len("Bearer "):]
-        return hmac.compare_digest(offered.encode(), self.token.encode())
+        elif not offered:
+            try:
+                morsel = SimpleCookie(handler.headers.get("Cookie", "")).get(COOKIE)
+            except CookieError:
+                morsel = None
+            offered = morsel.value if morsel is not None else ""
+        return self._token_matches(offered)
 
-    def _send(self, handler, status: int, body: bytes, content_type: str, frame: Optional[ProcessedFrame] = None) -> None:
+    def _send(self, handler, status: int, body: bytes, content_type: str, frame: Optional[ProcessedFrame] = None,
+              headers: Tuple[Tuple[str, str], ...] = ()) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
+        for name, value in headers:
+            handler.send_header(name, value)
         if frame is not None:  # which capture this is, for clients and tests
             for name, value in frame_headers(frame):
                 handler.send_header(name, value)
@@ -152,6 +189,13 @@ class HttpOutput(Output):
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         query = parse_qs(url.query)
+        if url.path.startswith("/static/") and url.path[len("/static/"):] in ("status.css", "status.js"):
+            name = url.path[len("/static/"):]
+            self._send(handler, HTTPStatus.OK, self._web[name], WEB_FILES[name])
+            return
+        if url.path == "/":
+            self._page(handler, query)
+            return
         if url.path != "/healthz" and not self._authorised(handler, query):
             self._send(handler, HTTPStatus.UNAUTHORIZED, b"token required\n", "text/plain")
             return
@@ -168,8 +212,49 @@ class HttpOutput(Output):
                 self._send(handler, HTTPStatus.OK, frame.jpeg(), "image/jpeg", frame)
         elif url.path == "/stream.mjpg":
             self._stream(handler)
+        elif url.path == "/status.json":
+            body = json.dumps(self.status() if self.status else {}, default=str).encode()
+            self._send(handler, HTTPStatus.OK, body, "application/json")
         else:
             self._send(handler, HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+    def _login_form(self, handler, status: int, message: str = "") -> None:
+        body = self._web["login.html"].replace(b"{message}", message.encode())
+        self._send(handler, status, body, WEB_FILES["login.html"], headers=tuple(PAGE_HEADERS))
+
+    def _signed_in(self, handler, path: str = "/") -> None:
+        """303 to `path`, setting the cookie that carries the token for the page's own requests."""
+        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+        self._send(handler, HTTPStatus.SEE_OTHER, b"", "text/plain", headers=(("Location", path), ("Set-Cookie", cookie)))
+
+    def _page(self, handler, query: dict) -> None:
+        """`/`: the status page, or the sign-in form without the token; `/?token=` signs in and drops it from the URL."""
+        if self.token and query.get("token") and self._token_matches(query["token"][0]):
+            self._signed_in(handler)
+        elif self._authorised(handler, {}):
+            self._send(handler, HTTPStatus.OK, self._web["status.html"], WEB_FILES["status.html"],
+                       headers=tuple(PAGE_HEADERS))
+        else:
+            self._login_form(handler, HTTPStatus.UNAUTHORIZED)
+
+    def _handle_post(self, handler: BaseHTTPRequestHandler) -> None:
+        if urlsplit(handler.path).path != "/login":
+            self._send(handler, HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+            return
+        try:
+            length = int(handler.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FORM_BYTES:
+            handler.close_connection = True
+            self._send(handler, HTTPStatus.BAD_REQUEST, b"bad form\n", "text/plain")
+            return
+        form = parse_qs(handler.rfile.read(length).decode("utf-8", "replace"))
+        if not self.token or self._token_matches(form.get("token", [""])[0]):
+            self._signed_in(handler)
+        else:
+            log.warning("http: wrong token from %s at the sign-in form", handler.address_string())
+            self._login_form(handler, HTTPStatus.UNAUTHORIZED, "Wrong token.")
 
     def _healthz(self, handler, detailed: bool = True) -> None:
         """Status for probes (open to all); frame counts and model only with the token."""

@@ -53,6 +53,12 @@ class FrameSource(abc.ABC):
         """True for a file played once: its end is the end of the run, not a loss to recover from."""
         return False
 
+    @property
+    def frame_rate(self) -> Optional[float]:
+        """The rate frames come at (a file's own, a camera's configured), None when unknown; outputs
+        that need one (the RTSP stream) use it."""
+        return None
+
     @abc.abstractmethod
     def open(self) -> None:
         """Open the device, file or stream; raise `SourceError` naming it when that fails."""

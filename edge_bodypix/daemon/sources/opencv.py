@@ -32,6 +32,7 @@ class OpenCVSource(FrameSource):
         self._kind = source_kind(uri)
         self._is_device = self._kind == "device"
         self._next_time = 0.0
+        self._frame_rate: Optional[float] = None
 
     @property
     def is_live(self) -> bool:
@@ -64,6 +65,11 @@ class OpenCVSource(FrameSource):
         self._capture = capture
         file_fps = capture.get(cv2.CAP_PROP_FPS) or self.fps
         self._period = 1.0 / file_fps if file_fps > 0 else 0.0
+        self._frame_rate = file_fps if 0 < file_fps <= 240 else self.fps
+
+    @property
+    def frame_rate(self) -> Optional[float]:
+        return self._frame_rate or self.fps
 
     def read(self) -> Optional[Frame]:
         if self._capture is None:

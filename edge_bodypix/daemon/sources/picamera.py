@@ -15,6 +15,10 @@ class Picamera2Source(FrameSource):
         self._camera: Any = None
         self._index = 0
 
+    @property
+    def frame_rate(self) -> Optional[float]:
+        return self.fps
+
     def open(self) -> None:
         try:
             from picamera2 import Picamera2  # optional hardware dependency

@@ -38,6 +38,10 @@ class PrefetchingSource(FrameSource):
     def finite(self) -> bool:
         return self.inner.finite
 
+    @property
+    def frame_rate(self):
+        return self.inner.frame_rate
+
     def open(self) -> None:
         self.close()
         self.inner.open()
