@@ -30,7 +30,9 @@ COOKIE = "edge_bodypix_token"
 MAX_FORM_BYTES = 4096
 # the page's files (package data, edge_bodypix/daemon/web): name -> content type
 WEB_FILES = {"status.html": "text/html; charset=utf-8", "login.html": "text/html; charset=utf-8",
-             "status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
+             "status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8",
+             "favicon.svg": "image/svg+xml"}
+ASSETS = ("status.css", "status.js", "favicon.svg")  # open without the token: no data in them
 PAGE_HEADERS = [("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"),
                 ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
 
@@ -189,7 +191,7 @@ class HttpOutput(Output):
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         query = parse_qs(url.query)
-        if url.path.startswith("/static/") and url.path[len("/static/"):] in ("status.css", "status.js"):
+        if url.path.startswith("/static/") and url.path[len("/static/"):] in ASSETS:
             name = url.path[len("/static/"):]
             self._send(handler, HTTPStatus.OK, self._web[name], WEB_FILES[name])
             return

@@ -73,8 +73,12 @@ function errorsChart(status) {
 }
 
 function configTable(config) {
-  const table = document.createElement("table");
+  const sections = [];
   for (const [section, values] of Object.entries(config)) {
+    const box = document.createElement("div");
+    const title = document.createElement("h3");
+    title.textContent = `[${section}]`;
+    const table = document.createElement("table");
     for (const [key, value] of Object.entries(values)) {
       const row = table.insertRow();
       const k = row.insertCell(), v = row.insertCell();
@@ -82,8 +86,10 @@ function configTable(config) {
       k.textContent = `${section}.${key}`;
       v.textContent = JSON.stringify(value);
     }
+    box.append(title, table);
+    sections.push(box);
   }
-  byId("config").replaceChildren(table);
+  byId("config").replaceChildren(...sections);
 }
 
 let configShown = false;

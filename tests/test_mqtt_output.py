@@ -1,0 +1,190 @@
+"""`serve --mqtt`: state and Home Assistant discovery published to a real Mosquitto broker (Debian's
+package, started here on a loopback port with a password file), read back by a real MQTT client."""
+
+import getpass
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from daemon_process import Daemon, free_port, get
+
+mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt (the mqtt extra) is needed")
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if shutil.which("/usr/sbin/mosquitto") else None)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed "
+                                                   "(apt install mosquitto)")]
+USER, PASSWORD = "camera", "Corr3ct-Horse"
+
+
+class Broker:
+    """Mosquitto on 127.0.0.1:port, no anonymous access, one user; stop/start keep the port."""
+
+    def __init__(self, folder):
+        self.port = free_port()
+        self.folder = folder
+        passwords = folder / "passwords"
+        subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True)
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+                               f"persistence false\nuser {getpass.getuser()}\n")  # as root: stay root, keep tmp_path
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            try:
+                probe.connect("127.0.0.1", self.port)
+                probe.disconnect()
+                return
+            except OSError:
+                assert self.process.poll() is None, self.process.stderr.read()
+                time.sleep(0.1)
+        raise AssertionError("mosquitto did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Watcher:
+    """A subscriber that keeps every message (topic, payload, retained, time) and reconnects by itself."""
+
+    def __init__(self, port):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-watcher")
+        self.client.username_pw_set(USER, PASSWORD)
+        self.client.on_connect = lambda c, *_: c.subscribe([("edge-bodypix/#", 1), ("homeassistant/#", 1)])
+        self.client.on_message = self._message
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _message(self, client, userdata, message):
+        with self.lock:
+            self.messages.append((message.topic, message.payload.decode(), message.retain, time.monotonic()))
+
+    def values(self, topic, since=0.0):
+        with self.lock:
+            return [payload for t, payload, _, at in self.messages if t == topic and at >= since]
+
+    def wait_for(self, topic, payload=None, since=0.0, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            values = self.values(topic, since)
+            if values and (payload is None or payload in values):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    instance = Broker(tmp_path)
+    yield instance
+    if instance.process.poll() is None:
+        instance.stop()
+
+
+def daemon_config(tmp_path, password, **extra):
+    secret = tmp_path / "mqtt-password"
+    secret.write_text(password + "\n")
+    lines = [f'username = "{USER}"', f'password_file = "{secret}"', 'device_id = "testcam"',
+             "presence_hold_s = 0.5", "interval_s = 1.0"] + [f"{k} = {v}" for k, v in extra.items()]
+    config = tmp_path / "config.toml"
+    config.write_text("[mqtt]\n" + "\n".join(lines) + "\n")
+    return config
+
+
+def test_home_assistant_sees_the_camera_and_its_person_sensor_follows_the_video(tmp_path, broker):
+    watcher = Watcher(broker.port)
+    daemon = Daemon(tmp_path, "--config", str(daemon_config(tmp_path, PASSWORD)), "--mqtt", f"127.0.0.1:{broker.port}")
+    try:
+        state = "edge-bodypix/testcam/"
+        assert watcher.wait_for("homeassistant/binary_sensor/testcam/person/config"), watcher.messages[:5]
+        config = json.loads(watcher.values("homeassistant/binary_sensor/testcam/person/config")[0])
+        assert config["state_topic"] == state + "person" and config["availability_topic"] == state + "availability"
+        assert config["device"]["model"] == "bodypix_mobilenet_v1_075_720_1280_16_quant"
+        assert {t for t, *_ in watcher.messages if t.startswith("homeassistant/")} == {
+            f"homeassistant/{c}/testcam/{o}/config" for c, o in
+            [("binary_sensor", "person"), ("sensor", "persons"), ("binary_sensor", "fail_safe"), ("sensor", "fps"),
+             ("sensor", "last_error")]}
+        assert watcher.wait_for(state + "availability", "online")
+        # the video opens on an empty street; a person walks in, leaves, the next one comes
+        assert watcher.wait_for(state + "person", "OFF")
+        assert watcher.wait_for(state + "person", "ON")
+        on = watcher.values(state + "person").index("ON")
+        assert "OFF" in watcher.values(state + "person")[on:] or watcher.wait_for(state + "person", "OFF", timeout=60)
+        assert watcher.wait_for(state + "persons", "1") and watcher.wait_for(state + "fps")
+        assert float(watcher.values(state + "fps")[-1]) > 1
+        assert watcher.values(state + "fail_safe") == ["OFF"]  # the self-test passed: never blacked out
+        assert watcher.values(state + "last_error") == ["none"]
+        # retained: a client that comes later is told the current state at once
+        late = Watcher(broker.port)
+        try:
+            assert late.wait_for(state + "availability", "online", timeout=5) and late.wait_for(state + "person", timeout=5)
+            assert all(retained for t, _, retained, _ in late.messages)
+        finally:
+            late.close()
+        # the broker restarts (losing every retained message): the daemon reconnects and publishes it all again
+        broker.stop()
+        stopped = time.monotonic()
+        time.sleep(2)
+        broker.start()
+        assert watcher.wait_for(state + "availability", "online", since=stopped, timeout=90), watcher.messages[-5:]
+        assert watcher.wait_for("homeassistant/binary_sensor/testcam/person/config", since=stopped, timeout=10)
+        assert watcher.wait_for(state + "persons", since=stopped, timeout=10)
+        assert watcher.wait_for(state + "last_error", since=stopped, timeout=10)
+        assert "connection lost" in watcher.values(state + "last_error", since=stopped)[-1]
+        assert daemon.process.poll() is None
+        # a clean stop says offline at once instead of leaving it to the broker's keep-alive timeout
+        stopping = time.monotonic()
+        assert daemon.stop() == 0
+        assert watcher.wait_for(state + "availability", "offline", since=stopping, timeout=10)
+    finally:
+        watcher.close()
+        daemon.kill()
+
+
+def test_a_wrong_password_is_a_clear_error_and_frames_keep_flowing(tmp_path, broker):
+    daemon = Daemon(tmp_path, "--config", str(daemon_config(tmp_path, "wrong-password")),
+                    "--mqtt", f"127.0.0.1:{broker.port}")
+    try:
+        assert daemon.wait_for("READY=1"), daemon.messages
+        first = json.loads(get(daemon.url("/healthz"))[2])["frames"]
+        time.sleep(3)
+        assert json.loads(get(daemon.url("/healthz"))[2])["frames"] > first + 20
+        status = json.loads(get(daemon.url("/status.json"))[2])
+        assert status["errors"].get("mqtt", 0) >= 1
+        assert daemon.stop() == 0
+        log = daemon.process.stderr.read()
+        expected = (f"MQTT broker 127.0.0.1:{broker.port} refused the connection: Not authorized "
+                    "(mqtt.username / mqtt.password_file)")
+        assert expected in log, log
+        assert log.count(expected) == 1  # said once, not at every retry
+        assert "Traceback" not in log
+    finally:
+        daemon.kill()
+
+
+def test_a_broker_that_is_not_there_yet_is_waited_for_without_holding_frames(tmp_path):
+    port = free_port()
+    daemon = Daemon(tmp_path, "--config", str(daemon_config(tmp_path, PASSWORD)), "--mqtt", f"127.0.0.1:{port}")
+    try:
+        assert daemon.wait_for("READY=1"), daemon.messages
+        frames = json.loads(get(daemon.url("/healthz"))[2])["frames"]
+        time.sleep(2)
+        assert json.loads(get(daemon.url("/healthz"))[2])["frames"] > frames + 20
+    finally:
+        daemon.kill()
