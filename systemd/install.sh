@@ -20,8 +20,15 @@ if "$python" -c "import picamera2" >/dev/null 2>&1; then
 elif [ -e /proc/device-tree/model ] && grep -q "Raspberry Pi" /proc/device-tree/model 2>/dev/null; then
     echo "note: for source.uri = \"picamera2\" run 'apt install python3-picamera2' first, then this script again"
 fi
+# The RTSP output (rtsp.listen) uses GStreamer's RTSP server through Debian's python3-gi the same way:
+# apt install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+if "$python" -c "import gi; gi.require_version('GstRtspServer', '1.0')" >/dev/null 2>&1; then
+    venv_flags="--system-site-packages"
+    echo "using the system's GStreamer RTSP server (apt python3-gi) in the virtualenv"
+fi
 "$python" -m venv $venv_flags /opt/edge-bodypix
-/opt/edge-bodypix/bin/pip install --upgrade "$here/.."
+# with the MQTT client (paho-mqtt, pure Python) for [mqtt]
+/opt/edge-bodypix/bin/pip install --upgrade "$here/..[mqtt]"
 install -d -m 0755 /etc/edge-bodypix
 # The config can hold the HTTP token: readable by root and the service only.
 [ -f /etc/edge-bodypix/config.toml ] || install -m 0640 "$here/config.toml" /etc/edge-bodypix/config.toml

@@ -48,6 +48,17 @@ def test_daemon_throughput_report():
     assert report["all_cores_inference_ms_median"] > 0 and report["ratio_vs_all_cores"] > 0
 
 
+def test_rtsp_latency_report():
+    pytest.importorskip("av")
+    pytest.importorskip("gi")
+    report = run_benchmark("rtsp_latency", "--seconds", "2", "--warmup", "3", "--encoder", "x264enc")
+    row = report["rows"][0]
+    assert row["encoder"] == "x264enc" and row["frames"] >= 5
+    # each latency is a sum of its parts, measured on one clock: the medians bracket the parts
+    assert 0 < row["daemon_median_ms"] <= row["median_ms"] and 0 < row["stream_median_ms"] <= row["median_ms"]
+    assert row["median_ms"] <= row["p90_ms"] <= row["max_ms"]
+
+
 def test_backend_comparison_report():
     pytest.importorskip("onnxruntime")
     report = run_benchmark("backend_comparison", "--rounds", "1")

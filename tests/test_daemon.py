@@ -254,6 +254,41 @@ def test_pipelined_inference_emits_the_same_frames_in_order_as_sequential(net, e
         np.testing.assert_array_equal(a.image, b.image)
 
 
+@pytest.mark.parametrize("waiting", [True, False])
+def test_a_frame_is_not_held_for_a_next_frame_that_has_not_arrived(net, waiting):
+    """Pipelined, frame N is finished while N+1 is inferred; but when N+1 is not there yet (a live camera
+    slower than the processing) N goes out first instead of waiting a frame period for it."""
+    from edge_bodypix.daemon.config import load_config
+    from edge_bodypix.daemon.service import Service
+    from edge_bodypix.daemon.sources import OpenCVSource
+    from edge_bodypix.daemon.systemd import Notifier
+
+    events = []
+
+    class Camera(OpenCVSource):
+        def frame_ready(self):
+            return not waiting
+
+        def read(self):
+            frame = super().read()
+            events.append(("read", frame.index))
+            return frame
+
+    class Log(MemoryOutput):
+        def write(self, frame):
+            events.append(("emit", frame.index))
+
+    config = load_config(None, {"source": {"uri": str(VIDEO)}, "http": {"listen": ""}, "service": {"max_frames": 5}})
+    service = Service(config, net=net, source=Camera(str(VIDEO)), outputs=[Log()], notifier=Notifier(address=""))
+    assert service.runner.threaded, "needs 2 cores to pipeline"
+    assert service.run() == 0
+    if waiting:
+        assert events == [(kind, i) for i in range(1, 6) for kind in ("read", "emit")]
+    else:  # frames at hand: N+1 is read (and its inference started) before N goes out
+        assert events.index(("read", 2)) < events.index(("emit", 1))
+        assert [e for e in events if e[0] == "emit"] == [("emit", i) for i in range(1, 6)]
+
+
 @pytest.mark.parametrize("pipeline", [False, True])
 def test_a_single_frame_run_still_reports_ready_and_emits_its_frame(tmp_path, net, pipeline):
     from edge_bodypix.daemon.config import load_config

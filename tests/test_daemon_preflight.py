@@ -61,6 +61,23 @@ def test_remote_http_clients_need_an_address_list_beyond_loopback(tmp_path):
     assert check_config(*args, "--config", config).returncode == 0
 
 
+def test_rtsp_and_mqtt_are_checked_before_the_start(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[rtsp]\nusername = "nvr"\npassword_file = "{tmp_path / "no-such-password"}"\n'
+                      '[mqtt]\nport = 1\n')
+    result = check_config("--config", config, "--source", VIDEO, "--rtsp", "127.0.0.1:8554/cam", "--mqtt", "127.0.0.1:1")
+    assert result.returncode == 2
+    assert f"rtsp.password_file = '{tmp_path / 'no-such-password'}': cannot read the password" in result.stderr
+    # a broker that is down now is waited for, so it is a warning; the encoder in use is a note
+    assert "warning: mqtt.host = '127.0.0.1', mqtt.port = 1: the broker does not answer now" in result.stderr
+    assert "Traceback" not in result.stderr
+    ok = check_config("--source", VIDEO, "--rtsp", "127.0.0.1:8554")
+    if ok.returncode == 0:
+        assert "rtsp: software H.264 (x264) on rtsp://127.0.0.1:8554/protected" in ok.stdout
+    else:  # no GStreamer RTSP server on this machine: said with what to install
+        assert "apt install python3-gi gir1.2-gst-rtsp-server-1.0" in ok.stderr
+
+
 def test_a_stream_named_by_host_needs_its_address_in_the_list():
     config = load_config(overrides={"source": {"uri": "rtsp://camera.local/live"}})
     assert "names the host 'camera.local'" in blocked(config)[0]

@@ -8,11 +8,12 @@ block; each is found here, with the key that names it, instead of at 3 a.m.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import List
 
 from ..errors import EdgeBodyPixError
-from .config import Config
+from .config import Config, ConfigError, read_secret
 from .network import blocked
 from .sources.base import source_kind
 
@@ -50,6 +51,51 @@ def check_source(config: Config, report: Preflight) -> None:
                                  "apt install python3-picamera2 and a virtualenv with --system-site-packages")
 
 
+def check_secrets(config: Config, report: Preflight) -> None:
+    for key, path in (("rtsp.password_file", config.rtsp.password_file if config.rtsp.listen else ""),
+                      ("mqtt.password_file", config.mqtt.password_file if config.mqtt.host else "")):
+        if path:
+            try:
+                read_secret(path, key)
+            except ConfigError as exc:
+                report.errors.append(str(exc))
+
+
+def check_rtsp(config: Config, report: Preflight) -> None:
+    """GStreamer's RTSP server importable and an H.264 encoder present (which one is a note)."""
+    if not config.rtsp.listen:
+        return
+    from .outputs.base import OutputError
+    from .outputs.h264 import choose_encoder
+    from .outputs.rtsp import import_gstreamer
+
+    try:
+        Gst = import_gstreamer()[0]
+        encoder = choose_encoder(config.rtsp.encoder, lambda name: Gst.ElementFactory.find(name) is not None)
+    except (OutputError, ValueError) as exc:
+        report.errors.append(str(exc))
+        return
+    report.notes.append(f"rtsp: {encoder.description} on rtsp://{config.rtsp.listen}{config.rtsp.path}")
+
+
+def check_mqtt(config: Config, report: Preflight) -> None:
+    """paho-mqtt importable, the CA file there; an unreachable broker is a warning (the daemon retries)."""
+    m = config.mqtt
+    if not m.host:
+        return
+    try:
+        import paho.mqtt.client  # noqa: F401
+    except ImportError:
+        report.errors.append("mqtt.host is set, but paho-mqtt is not installed: pip install 'edge-bodypix[mqtt]'")
+    if m.tls and m.ca_file and not os.path.isfile(m.ca_file):
+        report.errors.append(f"mqtt.ca_file = {m.ca_file!r}: no such file")
+    try:
+        socket.create_connection((m.host, m.port), timeout=2).close()
+    except OSError as exc:
+        report.warnings.append(f"mqtt.host = {m.host!r}, mqtt.port = {m.port}: the broker does not answer now "
+                               f"({exc.strerror or exc}); the daemon keeps retrying with backoff")
+
+
 def check_model(config: Config, report: Preflight) -> None:
     """Load the model as the daemon would (resolution, sha256, format, backend, Edge TPU fallback) and self-test it."""
     from ..privacy.selftest import run_selftest
@@ -69,5 +115,8 @@ def preflight(config: Config) -> Preflight:
     report = Preflight()
     check_source(config, report)
     report.errors.extend(blocked(config))
+    check_secrets(config, report)
+    check_rtsp(config, report)
+    check_mqtt(config, report)
     check_model(config, report)
     return report

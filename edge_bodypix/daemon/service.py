@@ -246,6 +246,9 @@ class Service:
                 return 0
             pending: Optional[StartedFrame] = None  # the frame whose inference overlaps this one's reading
             while not self.stop_event.is_set():
+                if pending is not None and not getattr(self.source, "frame_ready", lambda: True)():
+                    self._complete(pending)  # the next frame is not there yet: do not hold this one for it
+                    pending = None
                 frame = self.source.read()
                 if frame is None:
                     if pending is not None:

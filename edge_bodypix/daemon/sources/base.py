@@ -59,6 +59,12 @@ class FrameSource(abc.ABC):
         that need one (the RTSP stream) use it."""
         return None
 
+    def frame_ready(self) -> bool:
+        """Whether `read` would return without waiting. The pipelined loop finishes the frame in hand
+        before a read that would wait, so a source slower than the processing adds no frame of latency;
+        sources that cannot tell say True (the loop then always reads first)."""
+        return True
+
     @abc.abstractmethod
     def open(self) -> None:
         """Open the device, file or stream; raise `SourceError` naming it when that fails."""

@@ -71,6 +71,10 @@ class PrefetchingSource(FrameSource):
             if item is _END:
                 return
 
+    def frame_ready(self) -> bool:
+        """Whether `read` would return at once (a frame, or the end, is waiting)."""
+        return not self._queue.empty()
+
     def read(self) -> Optional[Frame]:
         if self._thread is None:
             return None
