@@ -16,7 +16,7 @@ import numpy as np
 from edge_bodypix.imageio import read_rgb  # noqa: F401 - the benchmarks' image reader
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("EDGE_BODYPIX_SHARED", ROOT.parent / "shared"))  # as the tests find it
 DEFAULT_IMAGES = SHARED / "images"
 
 

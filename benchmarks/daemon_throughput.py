@@ -98,6 +98,8 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="interpreter threads (0: the daemon's default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if not os.path.isfile(args.video):  # the daemon would wait for it as for a camera not plugged in yet
+        parser.error(f"--video {args.video}: no such file (set EDGE_BODYPIX_SHARED to the shared data)")
 
     from edge_bodypix.daemon.config import load_config
     from edge_bodypix.daemon.service import Service, load_network

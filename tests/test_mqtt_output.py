@@ -3,6 +3,7 @@ package, started here on a loopback port with a password file), read back by a r
 
 import getpass
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -22,13 +23,15 @@ USER, PASSWORD = "camera", "Corr3ct-Horse"
 class Broker:
     """Mosquitto on 127.0.0.1:port, no anonymous access, one user; stop/start keep the port."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, tls=None):
         self.port = free_port()
         self.folder = folder
         passwords = folder / "passwords"
         subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True)
         self.config = folder / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+        certificates = "" if tls is None else (f"cafile {tls['ca']}\ncertfile {tls['cert']}\nkeyfile {tls['key']}\n")
+        self.config.write_text(f"listener {self.port} 127.0.0.1\n{certificates}allow_anonymous false\n"
+                               f"password_file {passwords}\n"
                                f"persistence false\nuser {getpass.getuser()}\n")  # as root: stay root, keep tmp_path
         self.process = None
         self.start()
@@ -56,11 +59,13 @@ class Broker:
 class Watcher:
     """A subscriber that keeps every message (topic, payload, retained, time) and reconnects by itself."""
 
-    def __init__(self, port):
+    def __init__(self, port, ca=None):
         self.messages = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-watcher")
         self.client.username_pw_set(USER, PASSWORD)
+        if ca:
+            self.client.tls_set(ca_certs=str(ca))
         self.client.on_connect = lambda c, *_: c.subscribe([("edge-bodypix/#", 1), ("homeassistant/#", 1)])
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.2, 1)
@@ -113,6 +118,7 @@ def test_home_assistant_sees_the_camera_and_its_person_sensor_follows_the_video(
     try:
         state = "edge-bodypix/testcam/"
         assert watcher.wait_for("homeassistant/binary_sensor/testcam/person/config"), watcher.messages[:5]
+        assert watcher.wait_for("homeassistant/sensor/testcam/last_error/config", timeout=5)  # the last one sent
         config = json.loads(watcher.values("homeassistant/binary_sensor/testcam/person/config")[0])
         assert config["state_topic"] == state + "person" and config["availability_topic"] == state + "availability"
         assert config["device"]["model"] == "bodypix_mobilenet_v1_075_720_1280_16_quant"
@@ -146,7 +152,9 @@ def test_home_assistant_sees_the_camera_and_its_person_sensor_follows_the_video(
         assert watcher.wait_for("homeassistant/binary_sensor/testcam/person/config", since=stopped, timeout=10)
         assert watcher.wait_for(state + "persons", since=stopped, timeout=10)
         assert watcher.wait_for(state + "last_error", since=stopped, timeout=10)
-        assert "connection lost" in watcher.values(state + "last_error", since=stopped)[-1]
+        last_error = watcher.values(state + "last_error", since=stopped)[-1]  # the outage, as it was seen
+        assert f"MQTT: cannot connect to 127.0.0.1:{broker.port}: Connection refused" in last_error \
+            or "connection lost" in last_error, last_error
         assert daemon.process.poll() is None
         # a clean stop says offline at once instead of leaving it to the broker's keep-alive timeout
         stopping = time.monotonic()
@@ -186,5 +194,56 @@ def test_a_broker_that_is_not_there_yet_is_waited_for_without_holding_frames(tmp
         frames = json.loads(get(daemon.url("/healthz"))[2])["frames"]
         time.sleep(2)
         assert json.loads(get(daemon.url("/healthz"))[2])["frames"] > frames + 20
+        assert daemon.stop() == 0
+        log = daemon.process.stderr.read()
+        assert log.count(f"MQTT: cannot connect to 127.0.0.1:{port}: Connection refused; retrying") == 1, log
     finally:
         daemon.kill()
+
+
+def certificate_authority(folder, name):
+    """A CA and a broker certificate for 127.0.0.1 signed by it, made with openssl."""
+    folder.mkdir()
+    ca, key = folder / "ca.crt", folder / "ca.key"
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca, "-days", "2", "-subj", f"/CN={name}")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", folder / "server.key", "-out", folder / "server.csr",
+        "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", folder / "server.csr", "-CA", ca, "-CAkey", key, "-CAcreateserial", "-days", "2",
+        "-out", folder / "server.crt", "-extfile", folder / "san.ext")
+    return {"ca": ca, "cert": folder / "server.crt", "key": folder / "server.key"}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+def test_tls_to_the_broker_and_an_untrusted_certificate_said_clearly(tmp_path):
+    tls = certificate_authority(tmp_path / "pki", "edge-bodypix test CA")
+    stranger = certificate_authority(tmp_path / "other", "someone else's CA")
+    broker = Broker(tmp_path, tls=tls)
+    watcher = Watcher(broker.port, ca=tls["ca"])
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    daemon = Daemon(trusted, "--config", str(daemon_config(trusted, PASSWORD, tls="true", ca_file=f'"{tls["ca"]}"')),
+                    "--mqtt", f"127.0.0.1:{broker.port}")
+    try:
+        assert watcher.wait_for("edge-bodypix/testcam/availability", "online"), daemon.process.poll()
+        assert watcher.wait_for("homeassistant/binary_sensor/testcam/person/config")
+    finally:
+        daemon.kill()
+        watcher.close()
+    untrusting = tmp_path / "untrusting"
+    untrusting.mkdir()
+    daemon = Daemon(untrusting, "--config", str(daemon_config(untrusting, PASSWORD, tls="true",
+                                                              ca_file=f'"{stranger["ca"]}"')),
+                    "--mqtt", f"127.0.0.1:{broker.port}")
+    try:
+        assert daemon.wait_for("READY=1"), daemon.messages
+        time.sleep(3)
+        assert daemon.stop() == 0
+        log = daemon.process.stderr.read()
+        said = re.findall(rf"MQTT: cannot connect to 127.0.0.1:{broker.port}: TLS: the broker's certificate is not "
+                          rf"trusted \(([^;]+); mqtt.ca_file = '{re.escape(str(stranger['ca']))}'\)", log)
+        assert len(said) == 1 and "certificate" in said[0], log  # OpenSSL's words, said once
+    finally:
+        daemon.kill()
+        broker.stop()

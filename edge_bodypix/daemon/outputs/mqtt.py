@@ -13,6 +13,8 @@ republishes the discovery messages and the whole state, so a restarted broker
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 import time
 from typing import Dict, Optional
@@ -69,6 +71,7 @@ class MqttOutput(Output):
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         self._client = client
         self._state["last_error"] = "none"
         try:
@@ -83,12 +86,7 @@ class MqttOutput(Output):
             reason = str(reason_code)
             hint = (" (mqtt.username / mqtt.password_file)" if "password" in reason.lower() or "authori" in reason.lower()
                     else "")
-            message = f"MQTT broker {self.host}:{self.port} refused the connection: {reason}{hint}"
-            if message != self._refusal:
-                log.error("%s; retrying with backoff up to %d s", message, RECONNECT_MAX_S)
-                self._refusal = message
-            if self.metrics is not None:
-                self.metrics.error("mqtt", message)
+            self._report(f"MQTT broker {self.host}:{self.port} refused the connection: {reason}{hint}")
             return
         self._refusal = None
         log.info("MQTT: connected to %s:%d", self.host, self.port)
@@ -101,6 +99,33 @@ class MqttOutput(Output):
             self._published = {}
             pending = dict(self._state)
         self._send(pending)
+
+    def _report(self, message: str) -> None:
+        """Log a connection problem once until it changes (paho retries every few seconds), count every one."""
+        if message != self._refusal:
+            log.error("%s; retrying with backoff up to %d s", message, RECONNECT_MAX_S)
+            self._refusal = message
+        if self.metrics is not None:
+            self.metrics.error("mqtt", message)
+
+    def _diagnose(self) -> str:
+        """Why a connection failed, for the log (paho says only that it did): TCP, then the TLS handshake."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=5) as sock:
+                if self.tls:
+                    context = ssl.create_default_context(cafile=self.ca_file or None)
+                    with context.wrap_socket(sock, server_hostname=self.host):
+                        pass
+        except ssl.SSLCertVerificationError as exc:
+            return f"TLS: the broker's certificate is not trusted ({exc.verify_message}; mqtt.ca_file = {self.ca_file!r})"
+        except ssl.SSLError as exc:
+            return f"TLS: {exc.reason or exc} (mqtt.tls, mqtt.port)"
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return "the connection failed (the broker answers now)"
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._report(f"MQTT: cannot connect to {self.host}:{self.port}: {self._diagnose()}")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
