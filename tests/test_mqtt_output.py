@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from conftest import corrupted_copy
 from daemon_process import Daemon, free_port, get
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt (the mqtt extra) is needed")
@@ -163,6 +164,20 @@ def test_home_assistant_sees_the_camera_and_its_person_sensor_follows_the_video(
     finally:
         watcher.close()
         daemon.kill()
+
+
+def test_fail_safe_turns_on_when_frames_go_out_black(tmp_path, broker):
+    """A network that fails its self-test: every frame is black, and Home Assistant is told so."""
+    watcher = Watcher(broker.port)
+    config = daemon_config(tmp_path, PASSWORD)
+    config.write_text(config.read_text() + f'[model]\nname = "{corrupted_copy(tmp_path)}"\nverify = false\n')
+    daemon = Daemon(tmp_path, "--config", str(config), "--mqtt", f"127.0.0.1:{broker.port}")
+    try:
+        assert watcher.wait_for("edge-bodypix/testcam/fail_safe", "ON"), watcher.messages[-5:]
+        assert "ON" not in watcher.values("edge-bodypix/testcam/person")  # nobody is claimed from black frames
+    finally:
+        daemon.kill()
+        watcher.close()
 
 
 def test_a_wrong_password_is_a_clear_error_and_frames_keep_flowing(tmp_path, broker):

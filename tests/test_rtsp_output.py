@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import corrupted_copy
 from daemon_process import SCRIPT, VIDEO, Daemon, free_port
 
 av = pytest.importorskip("av", reason="PyAV (the dev extra) is the RTSP client here")
@@ -127,6 +128,23 @@ def test_a_client_killed_mid_stream_can_reconnect_and_another_uses_udp(rtsp_daem
     frames, _, facts = pull(rtsp_daemon.rtsp_url, seconds=2, transport="udp")
     assert facts["size"] == SIZE and len(frames) >= 10
     assert rtsp_daemon.process.poll() is None
+
+
+def test_a_daemon_whose_network_fails_its_selftest_streams_only_black(tmp_path):
+    """Fail closed on this output too: a model damaged past its checksum fails the self-test, and the NVR
+    records black frames, never the camera's picture."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[model]\nname = "{corrupted_copy(tmp_path)}"\nverify = false\n')
+    port = free_port()
+    daemon = Daemon(tmp_path, "--config", str(config), "--rtsp", f"127.0.0.1:{port}/protected")
+    try:
+        assert daemon.wait_for("READY=1"), daemon.messages
+        frames, _, facts = pull(f"rtsp://127.0.0.1:{port}/protected", seconds=3)
+        assert facts["size"] == SIZE and len(frames) >= 10
+        assert max(int(frame.max()) for frame in frames) <= 2  # black, after H.264 and YUV -> RGB
+    finally:
+        daemon.kill()
+    assert "self-test FAILED" in daemon.process.stderr.read()
 
 
 def test_credentials_are_required_when_set_and_beyond_loopback(tmp_path):
