@@ -205,7 +205,8 @@ def markdown(results: List[Dict[str, object]]) -> str:
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--guest", action="store_true", help="run the marked workloads here (under QEMU)")
-    parser.add_argument("--shared", default="../shared", help="the shared data folder")
+    parser.add_argument("--shared", default=os.environ.get("EDGE_BODYPIX_SHARED", "../shared"),
+                        help="the shared data folder (default: $EDGE_BODYPIX_SHARED or ../shared)")
     parser.add_argument("--root", help="the aarch64 root that .ci/arm64-check.sh built")
     parser.add_argument("--plugin", help="the instruction-counting QEMU plugin (libmarkinsn.so)")
     parser.add_argument("--python", default="python3.11", help="the guest's interpreter under /usr/bin")
