@@ -9,10 +9,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from edge_bodypix.errors import InvalidParameterError, ModelFormatError
 from edge_bodypix.models import converted_name, default_fetch_dir, load_catalogue, resolve
+from edge_bodypix.models.catalogue import WEIGHTS
 
 from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
@@ -80,6 +81,17 @@ def load_source(source: str):
     return path, build_function(read_onnx(str(path))), "onnxruntime", {}
 
 
+def checkpoint_weights(weight_quantisation: Dict[str, str]) -> str:
+    """body-pix's name for a checkpoint's weights from their stored dtypes: quant1 (uint8), quant2 (uint16 or
+    float16), else float; a checkpoint mixing them is named by its coarsest."""
+    kinds = set(weight_quantisation.values())
+    if "uint8" in kinds:
+        return "quant1"
+    if kinds & {"uint16", "float16"}:
+        return "quant2"
+    return "float"
+
+
 def convert_checkpoint(
     source: str, quantisation: str, output_dir: Optional[str] = None,
     calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
@@ -106,7 +118,8 @@ def convert_checkpoint(
 
     log.info("converting %s to %s", path.name, quantisation)
     model = convert(function, quantisation, representative, io_type, per_tensor, input_size)
-    name = converted_name(architecture, multiplier, stride, quantisation, input_size)
+    weights = checkpoint_weights(weight_quantisation)
+    name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / f"{name}.tflite"
@@ -120,6 +133,7 @@ def convert_checkpoint(
         "io_type": io_type if quantisation == "int8" else "float32",
         "calibration": {"sources": sources, "samples": samples} if quantisation == "int8" else None,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
+        "weights": weights,
         "outputs": output_map(model),
         "sha256": hashlib.sha256(model).hexdigest(),  # checked by load() before every use
     }
@@ -193,12 +207,16 @@ class BuildAllResult:
 def build_all(quantisations: Sequence[str], output_dir: Optional[str] = None, fetch_missing: bool = False,
               calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
               samples: int = 100) -> BuildAllResult:
-    """Convert every catalogue checkpoint found locally (or downloadable with `fetch_missing`)."""
+    """Convert every catalogue checkpoint found locally (or downloadable with `fetch_missing`).
+
+    Official tfjs checkpoints come first; an ONNX export whose output name one of them produced
+    already is skipped, saying so (the exports are of the same float checkpoints)."""
     from edge_bodypix.errors import EdgeBodyPixError
     from edge_bodypix.models import fetch, locate
 
     converted, skipped = [], []
-    for spec in load_catalogue():
+    produced: Dict[str, str] = {}  # converted name -> the checkpoint it came from
+    for spec in sorted(load_catalogue(), key=lambda entry: entry.format != "tfjs"):  # official checkpoints first
         if spec.format not in ("tfjs", "onnx"):
             continue
         path = locate(spec)
@@ -211,7 +229,14 @@ def build_all(quantisations: Sequence[str], output_dir: Optional[str] = None, fe
         if path is None:
             skipped.append((spec.name, f"not installed ({spec.fetch_command})"))
             continue
+        weights = spec.quantisation if spec.quantisation in WEIGHTS else "float"
         for quantisation in quantisations:
+            name = converted_name(spec.architecture, spec.multiplier, spec.output_stride, quantisation, weights=weights)
+            if name in produced:  # an ONNX export of a checkpoint converted already: the official one wins
+                skipped.append((f"{spec.name} {quantisation}", f"{name} is converted from the official checkpoint "
+                                                               f"{produced[name]} instead"))
+                continue
+            produced[name] = spec.name
             try:
                 result = convert_checkpoint(str(path), quantisation, output_dir, calibration, test_images,
                                             samples=samples)

@@ -3,6 +3,18 @@
 tfjs converters fuse ops that stock TensorFlow does not all know
 (`FusedDepthwiseConv2dNative`, `_FusedConv2D` with fused activations); they are
 split back into DepthwiseConv2dNative / Conv2D + BiasAdd + activation.
+
+Convolutions run with the dilations tfjs gives them, which are not always the
+ones TensorFlow would read from the same attribute: tfjs-converter's executor
+takes `[dilations[1], dilations[2]]` as (height, width) whatever the list holds
+(`executeOp` for Conv2D / DepthwiseConv2dNative in tfjs-converter). The official
+stride-8 MobileNet checkpoints store `[2, 2, 1, 1]` (and `[4, 4, 1, 1]`), so the
+browser's body-pix runs those depthwise layers dilated 2 (4) in height and 1 in
+width. TensorFlow refuses that list (it needs batch and depth 1), so it is
+rewritten to what tfjs runs, `[1, d[1], d[2], 1]`: the converted model then
+equals tfjs's outputs (max |difference| 5e-6 on the float 0.50 stride-8
+segment logits), not those of the symmetric network tfjs-to-tf/ONNX exports
+build (mask agreement 0.896 with tfjs on the same input).
 """
 
 from __future__ import annotations
@@ -57,6 +69,21 @@ def _split_fused(nodes: List[dict]) -> List[dict]:
     return result
 
 
+_CONVOLUTIONS = ("Conv2D", "DepthwiseConv2dNative")
+
+
+def _as_tfjs_runs(nodes: List[dict]) -> List[dict]:
+    """Convolutions with the (height, width) dilations tfjs uses, `[1, d[1], d[2], 1]` (module docstring)."""
+    result = []
+    for node in nodes:
+        dilations = node.get("attr", {}).get("dilations", {}).get("list", {}).get("i")
+        if node.get("op") in _CONVOLUTIONS and dilations and len(dilations) == 4:
+            attributes = dict(node["attr"], dilations={"list": {"i": ["1", str(dilations[1]), str(dilations[2]), "1"]}})
+            node = dict(node, attr=attributes)
+        result.append(node)
+    return result
+
+
 def output_names(model: TfjsModel) -> Dict[str, str]:
     """Role -> node name of the BodyPix outputs in a tfjs topology."""
     mapping: Dict[str, str] = {}
@@ -87,7 +114,7 @@ def build_function(model: TfjsModel):
     import tensorflow as tf
     from google.protobuf import json_format
 
-    nodes = _split_fused(model.topology["node"])
+    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
     graph_def = tf.compat.v1.GraphDef()
     try:
         json_format.ParseDict({"node": nodes, "versions": model.topology.get("versions", {})}, graph_def,

@@ -26,6 +26,9 @@ DEFAULT_ARCHITECTURE, DEFAULT_MULTIPLIER, DEFAULT_OUTPUT_STRIDE = "MobileNetV1",
 #: Order in which quantisations are tried when `quant_bytes` is not given:
 #: integer models first (fastest on ARM and the only kind for the Edge TPU).
 QUANT_PREFERENCE = (1, 2, 4)
+#: The weights of body-pix's checkpoints (its quantBytes 4, 2, 1), in the order converter outputs made
+#: from them are preferred when several are installed: the most precise first.
+WEIGHTS = ("float", "quant2", "quant1")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class ModelSpec:
     source: str = ""
     license: str = ""
     outputs: Mapping[str, str] = field(default_factory=dict)
+    #: tfjs checkpoints: weight shard file name -> sha256, where known (the shards sit beside model.json)
+    shards: Mapping[str, str] = field(default_factory=dict)
+    #: converter outputs: the checkpoint weights they were made from (one of WEIGHTS; ONNX exports are float)
+    weights: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelSpec":
@@ -63,6 +70,7 @@ class ModelSpec:
         if values.get("input_size") is not None:
             values["input_size"] = tuple(values["input_size"])
         values["outputs"] = dict(values.get("outputs") or {})
+        values["shards"] = dict(values.get("shards") or {})
         return cls(**values)
 
     @property
@@ -83,16 +91,21 @@ class ModelSpec:
 
 def converted_name(
     architecture: str, multiplier: float, output_stride: int, quantisation: str,
-    input_size: Optional[Tuple[int, int]] = None, edgetpu: bool = False,
+    input_size: Optional[Tuple[int, int]] = None, edgetpu: bool = False, weights: str = "float",
 ) -> str:
-    """Name of a converter output: bodypix_{arch}_{stride}_{quantisation}[_{H}x{W}][_edgetpu]."""
+    """Name of a converter output: bodypix_{arch}_{stride}_{quantisation}[_from_{weights}][_{H}x{W}][_edgetpu].
+
+    `_from_quant2` / `_from_quant1` name outputs of body-pix's quantised checkpoints, so the three
+    checkpoints of one network convert side by side."""
+    if weights not in WEIGHTS:
+        raise InvalidParameterError(f"weights {weights!r} is not one of {', '.join(WEIGHTS)}")
     if architecture == "MobileNetV1":
         arch = f"mobilenet_v1_{int(round(multiplier * 100)):03d}"
     elif architecture == "ResNet50":
         arch = "resnet50"
     else:
         raise InvalidParameterError(f"architecture {architecture!r} is not one of {', '.join(ARCHITECTURES)}")
-    name = f"bodypix_{arch}_{output_stride}_{quantisation}"
+    name = f"bodypix_{arch}_{output_stride}_{quantisation}" + ("" if weights == "float" else f"_from_{weights}")
     if input_size:
         name += f"_{input_size[0]}x{input_size[1]}"
     return name + ("_edgetpu" if edgetpu else "")
@@ -106,15 +119,16 @@ def _converted_entries(section: Mapping[str, Any]) -> List[ModelSpec]:
         for multiplier in group["multipliers"]:
             for stride in group["output_strides"]:
                 for quantisation, quant_bytes in section["quantisations"].items():
-                    name = converted_name(architecture, multiplier, stride, quantisation)
-                    entries.append(ModelSpec(
-                        name=name, file=f"{directory}/{name}.tflite", format="tflite",
-                        architecture=architecture, multiplier=float(multiplier), output_stride=int(stride),
-                        quant_bytes=int(quant_bytes), quantisation=quantisation,
-                        normalisation="resnet50" if architecture == "ResNet50" else "mobilenet",
-                        runtime="cpu", source="edge-bodypix converter (edge-bodypix convert)",
-                        license="Apache-2.0",
-                    ))
+                    for weights in section.get("weights", ["float"]):
+                        name = converted_name(architecture, multiplier, stride, quantisation, weights=weights)
+                        entries.append(ModelSpec(
+                            name=name, file=f"{directory}/{name}.tflite", format="tflite",
+                            architecture=architecture, multiplier=float(multiplier), output_stride=int(stride),
+                            quant_bytes=int(quant_bytes), quantisation=quantisation,
+                            normalisation="resnet50" if architecture == "ResNet50" else "mobilenet",
+                            runtime="cpu", source="edge-bodypix converter (edge-bodypix convert)",
+                            license="Apache-2.0", weights=weights,
+                        ))
     return entries
 
 
@@ -172,7 +186,8 @@ class Catalogue:
             and entry.output_stride == output_stride
             and (quant_bytes is None or entry.quant_bytes == quant_bytes)
         ]
-        return sorted(matches, key=lambda e: (not e.default, QUANT_PREFERENCE.index(e.quant_bytes)))
+        return sorted(matches, key=lambda e: (not e.default, QUANT_PREFERENCE.index(e.quant_bytes),
+                                              WEIGHTS.index(e.weights) if e.weights in WEIGHTS else 0))
 
 
 def check_configuration(

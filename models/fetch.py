@@ -5,6 +5,13 @@ into place only once complete and verified, so an interrupted or corrupt
 download never leaves a file under the model's final name. tfjs checkpoints
 (`model.json` plus weight shards) fetch their shards first and `model.json`
 last, so a present `model.json` means a complete checkpoint.
+
+A mirror (`fetch(..., mirror=URL)`, `models fetch --mirror URL`) is any HTTP
+server holding a model directory's layout: `<mirror>/<catalogue file>`, e.g.
+`python3 -m http.server` in a folder that `models fetch` filled. The tfjs
+checkpoints' catalogue paths are their official addresses below
+`https://storage.googleapis.com/tfjs-models/savedmodel/`, so a copy of that
+storage's layout under `tfjs/` serves too.
 """
 
 from __future__ import annotations
@@ -133,30 +140,44 @@ def _tfjs_shards(model_json: Path, url: str) -> List[str]:
         raise FetchError(f"{url} is not a tfjs graph model (no readable weightsManifest): {exc}") from exc
 
 
+def source_url(spec: ModelSpec, mirror: Optional[str] = None) -> str:
+    """Where `spec` is downloaded from: its official address, or its path below `mirror`."""
+    if not mirror:
+        return spec.url or ""
+    return mirror.rstrip("/") + "/" + urllib.parse.quote(spec.file)
+
+
 def fetch(
     spec: ModelSpec, directory: Optional[PathLike] = None, force: bool = False,
-    progress: Optional[IO[str]] = sys.stderr,
+    progress: Optional[IO[str]] = sys.stderr, mirror: Optional[str] = None,
 ) -> Path:
-    """Install a catalogue model into `directory` (default: `default_fetch_dir()`); return its path."""
+    """Install a catalogue model into `directory` (default: `default_fetch_dir()`); return its path.
+
+    Every file whose sha256 the catalogue knows (a tfjs checkpoint's `model.json` and its shards
+    included) is checked before it is installed."""
     if not spec.url:
         raise FetchError(
             f"{spec.name} has no download address: it is produced locally with '{spec.fetch_command}'"
         )
-    if not force:
-        existing = locate(spec, [directory] if directory else None)
-        if existing is not None:
-            return existing
+    url = source_url(spec, mirror)
     root = Path(directory) if directory else default_fetch_dir()
     target = root / spec.file
+    if not force:  # installed already: in `directory` when one is given, else anywhere models are searched
+        existing = (target if target.is_file() else None) if directory else locate(spec)
+        if existing is not None:
+            return existing
     if spec.format != "tfjs":
-        return download(spec.url, target, spec.sha256, progress, spec.name)
+        return download(url, target, spec.sha256, progress, spec.name)
     # model.json to a temporary name first: read its shard list, fetch the shards, then publish it.
     staging = target.with_name(f".{target.name}.manifest")
-    download(spec.url, staging, spec.sha256, progress, f"{spec.name} model.json")
+    download(url, staging, spec.sha256, progress, f"{spec.name} model.json")
     try:
-        for shard in _tfjs_shards(staging, spec.url):
-            shard_url = urllib.parse.urljoin(spec.url, shard)
-            download(shard_url, target.parent / shard, None, progress, f"{spec.name} {shard}")
+        for shard in _tfjs_shards(staging, url):
+            shard_path = target.parent / shard
+            known = spec.shards.get(shard)
+            if not force and known and shard_path.is_file() and sha256_file(shard_path) == known:
+                continue  # the other stride's checkpoint brought it already
+            download(urllib.parse.urljoin(url, shard), shard_path, known, progress, f"{spec.name} {shard}")
         os.replace(staging, target)
     finally:
         if staging.exists():
@@ -175,7 +196,7 @@ class Verification:
 
 
 def verify(spec: ModelSpec, dirs: Optional[Sequence[PathLike]] = None) -> Verification:
-    """Compare an installed model's sha256 with the catalogue's."""
+    """Compare an installed model's sha256 with the catalogue's (a tfjs checkpoint's shards too)."""
     path = locate(spec, dirs)
     if path is None:
         return Verification(spec, None, "missing")
@@ -184,4 +205,11 @@ def verify(spec: ModelSpec, dirs: Optional[Sequence[PathLike]] = None) -> Verifi
     actual = sha256_file(path)
     if actual != spec.sha256:
         return Verification(spec, path, "mismatch", f"sha256 {actual}, expected {spec.sha256}")
+    for shard, expected in sorted(spec.shards.items()):
+        shard_path = path.parent / shard
+        if not shard_path.is_file():
+            return Verification(spec, path, "mismatch", f"weight shard {shard_path} is missing")
+        actual = sha256_file(shard_path)
+        if actual != expected:
+            return Verification(spec, path, "mismatch", f"{shard}: sha256 {actual}, expected {expected}")
     return Verification(spec, path, "ok")

@@ -51,9 +51,14 @@ def default_fetch_dir() -> Path:
 
 
 def locate(spec: ModelSpec, dirs: Optional[Sequence[PathLike]] = None) -> Optional[Path]:
-    """The installed file of a catalogue entry, or None."""
+    """The installed file of a catalogue entry, or None.
+
+    A model is found at its catalogue path or, for single-file formats, by its file name
+    directly in a directory; a tfjs checkpoint only at its path (every one is a model-strideN.json).
+    """
     for directory in search_dirs(dirs):
-        for candidate in (directory / spec.file, directory / spec.filename):
+        candidates = [directory / spec.file] + ([directory / spec.filename] if spec.format != "tfjs" else [])
+        for candidate in candidates:
             if candidate.is_file():
                 return candidate
     return None

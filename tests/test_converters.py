@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import IMAGES, MODELS, SHARED, iou
+from edge_bodypix.models import load_catalogue
 
 pytestmark = pytest.mark.tensorflow
 pytest.importorskip("tensorflow")
@@ -284,10 +285,25 @@ def test_build_all_converts_what_is_installed_and_lists_the_rest(tmp_path):
     from edge_bodypix.converters.pipeline import build_all
 
     outcome = build_all(["float32"], str(tmp_path), calibration=CALIBRATION, test_images=TEST_IMAGES)
-    assert sorted(name for name, _, _ in outcome.converted) == ["MobileNetV1-x050-stride16", "MobileNetV1-x050-stride8"]
+    converted = sorted(name for name, _, _ in outcome.converted)
+    shared = sorted(e.name for e in load_catalogue() if e.format == "tfjs" and (MODELS / e.file).is_file())
+    assert len(shared) == 12  # every official MobileNet checkpoint in ../shared, both strides
+    assert converted == shared
     skipped = dict(outcome.skipped)
-    assert len(skipped) == 24  # the official tfjs checkpoints: not on this machine
+    # the ONNX exports of float 0.50: converted from the official checkpoint instead
+    assert ("from the official checkpoint bodypix_mobilenet_v1_050_16_tfjs_float"
+            in skipped["MobileNetV1-x050-stride16 float32"])
+    assert len(skipped) == 24 - 12 + 2  # the other official checkpoints (ResNet50, float 0.75/1.00, quant2 1.00)
     assert "edge-bodypix models fetch bodypix_resnet50_32_tfjs_float" in skipped["bodypix_resnet50_32_tfjs_float"]
+    paths = [path for _, _, path in outcome.converted]
+    assert len(set(paths)) == len(paths)  # float, quant2 and quant1 weights of one network side by side
+    for path in paths:  # each float32 model segments the photos as its TensorFlow graph does (body-pix's post-processing)
+        report = json.loads(open(path.replace(".tflite", ".report.json")).read())
+        assert report["reference"] == "tensorflow (the tfjs graph)"
+        assert report["person_iou_vs_float"]["min"] >= 0.999, (path, report["person_iou_vs_float"])
+    assert sorted(os.path.basename(p) for p in paths if "_050_16_" in p) == [
+        "bodypix_mobilenet_v1_050_16_float32.tflite", "bodypix_mobilenet_v1_050_16_float32_from_quant1.tflite",
+        "bodypix_mobilenet_v1_050_16_float32_from_quant2.tflite"]
 
 
 def _fake_compiler(folder, succeed):

@@ -3,7 +3,10 @@
 import http.server
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from edge_bodypix.models import (
 from edge_bodypix.models.catalogue import ModelSpec
 
 from conftest import CORAL, DEFAULT_MODEL, MODELS, SHARED
+
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "edge-bodypix")
 
 
 def shared_sha256():
@@ -130,6 +135,7 @@ class _Server:
 
     def __init__(self, root: Path, truncate: str = None):
         server_root = root
+        self.requests = requests = []
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def __init__(self, *args, **kwargs):
@@ -137,6 +143,10 @@ class _Server:
 
             def log_message(self, *args):
                 pass
+
+            def do_GET(self):  # noqa: N802
+                requests.append(self.path)
+                super().do_GET()
 
             def copyfile(self, source, outputfile):
                 if truncate and self.path.endswith(truncate):
@@ -224,3 +234,74 @@ def test_the_shared_models_verify():
     for entry in load_catalogue():
         if entry.format in ("tflite", "onnx") and entry.url and "converter" not in entry.source:
             assert verify(entry, [MODELS]).status == "ok", entry.name
+
+
+TFJS_SHARED = MODELS / "tfjs" / "bodypix" / "mobilenet"
+
+
+def tfjs_sha256():
+    """The tfjs checkpoints' sha256 as ../shared/MODELS.md publishes them, by path below models/tfjs/bodypix/mobilenet."""
+    text = (SHARED / "MODELS.md").read_text()
+    return dict((path, digest) for digest, path in re.findall(r"^([0-9a-f]{64})  ((?:float|quant[12])/\S+)$", text, re.M))
+
+
+def shared_checkpoints():
+    return [e for e in load_catalogue() if e.format == "tfjs" and (MODELS / e.file).is_file()]
+
+
+def test_every_shared_tfjs_checkpoint_is_found_at_its_official_path_and_verifies():
+    published = tfjs_sha256()
+    found = shared_checkpoints()
+    assert len(found) == len([p for p in published if p.endswith(".json")]) == 12
+    for entry in found:
+        relative = entry.url.split("/savedmodel/bodypix/mobilenet/")[1]
+        assert entry.file == "tfjs/bodypix/mobilenet/" + relative  # the official layout below tfjs/
+        assert entry.sha256 == published[relative]
+        assert entry.shards == {"group1-shard1of1.bin": published[relative.rsplit("/", 1)[0] + "/group1-shard1of1.bin"]}
+        assert verify(entry, [MODELS]).status == "ok", entry.name
+    names = {(e.multiplier, e.output_stride, e.quantisation) for e in found}
+    assert names == {(m, s, q) for s in (8, 16) for m, q in
+                     [(0.5, "float"), (0.5, "quant2"), (0.75, "quant2"), (0.5, "quant1"), (0.75, "quant1"), (1.0, "quant1")]}
+
+
+def test_models_fetch_installs_every_tfjs_checkpoint_from_a_mirror_and_checks_every_file(tmp_path):
+    """`models fetch --mirror` over loopback: the catalogue keeps the official URLs, the mirror holds
+    the official layout (../shared/models served as it is)."""
+    names = [e.name for e in shared_checkpoints()]
+    server = _Server(MODELS)
+    with server as base:
+        result = subprocess.run([SCRIPT, "models", "fetch", *names, "--mirror", base, "--dir", str(tmp_path)],
+                                capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for entry in shared_checkpoints():
+        assert verify(entry, [tmp_path]).status == "ok", entry.name
+        assert (tmp_path / entry.file).read_bytes() == (MODELS / entry.file).read_bytes()
+    shards = [r for r in server.requests if r.endswith(".bin")]
+    assert len(shards) == len(set(shards)) == 6  # one shard per folder, shared by both strides: fetched once
+    assert all(r.startswith("/tfjs/bodypix/mobilenet/") for r in server.requests)
+
+
+def test_a_damaged_shard_from_a_mirror_installs_nothing(tmp_path):
+    mirror = tmp_path / "mirror"
+    entry = load_catalogue().get("bodypix_mobilenet_v1_050_16_tfjs_float")
+    copy = mirror / entry.file
+    copy.parent.mkdir(parents=True)
+    shutil.copy(MODELS / entry.file, copy)
+    damaged = bytearray((MODELS / entry.file).with_name("group1-shard1of1.bin").read_bytes())
+    damaged[1000] ^= 0xFF
+    copy.with_name("group1-shard1of1.bin").write_bytes(bytes(damaged))
+    with _Server(mirror) as base:
+        with pytest.raises(FetchError, match="checksum mismatch for .*group1-shard1of1.bin"):
+            fetch(entry, tmp_path / "store", progress=None, mirror=base)
+    assert not list((tmp_path / "store").rglob("*.json")) and not list((tmp_path / "store").rglob("*.bin"))
+
+
+def test_verify_names_a_missing_or_damaged_shard(tmp_path):
+    entry = load_catalogue().get("bodypix_mobilenet_v1_075_16_tfjs_quant2")
+    target = tmp_path / entry.file
+    target.parent.mkdir(parents=True)
+    shutil.copy(MODELS / entry.file, target)
+    result = verify(entry, [tmp_path])
+    assert result.status == "mismatch" and "group1-shard1of1.bin is missing" in result.detail
+    target.with_name("group1-shard1of1.bin").write_bytes(b"not the weights")
+    assert "group1-shard1of1.bin: sha256" in verify(entry, [tmp_path]).detail

@@ -25,6 +25,9 @@ def add_parser(commands) -> None:
     fetch.add_argument("names", nargs="*", metavar="NAME", help="catalogue names (default: the default model)")
     fetch.add_argument("--dir", type=Path, help="target directory (default: $EDGE_BODYPIX_MODELS or the user cache)")
     fetch.add_argument("--force", action="store_true", help="download even when already installed")
+    fetch.add_argument("--mirror", metavar="URL",
+                       help="download from this server instead of the official addresses; it holds a model "
+                            "directory's layout (URL/coral/..., URL/tfjs/bodypix/mobilenet/...)")
     fetch.set_defaults(handler=run_fetch)
 
     verify = actions.add_parser("verify", help="check installed models against the catalogue's sha256")
@@ -76,7 +79,7 @@ def run_fetch(args) -> int:
                     print(f"{spec.name}: {found.path} is damaged ({found.detail}); downloading it again",
                           file=sys.stderr)
                     force = True
-            path = fetch(spec, args.dir, force=force, progress=sys.stderr)
+            path = fetch(spec, args.dir, force=force, progress=sys.stderr, mirror=args.mirror)
             print(f"{spec.name}: {path}")
         except EdgeBodyPixError as exc:
             status = fail(exc, 1)
