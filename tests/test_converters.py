@@ -301,6 +301,15 @@ def test_build_all_converts_what_is_installed_and_lists_the_rest(tmp_path):
         report = json.loads(open(path.replace(".tflite", ".report.json")).read())
         assert report["reference"] == "tensorflow (the tfjs graph)"
         assert report["person_iou_vs_float"]["min"] >= 0.999, (path, report["person_iou_vs_float"])
+    # load() finds them by configuration: the most precise weights first
+    import edge_bodypix
+
+    found = edge_bodypix.load(multiplier=0.75, output_stride=8, quant_bytes=4, models_dir=[str(tmp_path)])
+    assert found.info.name == "bodypix_mobilenet_v1_075_8_float32_from_quant2"  # no float 0.75 checkpoint exists
+    found = edge_bodypix.load(multiplier=0.5, output_stride=16, quant_bytes=4, models_dir=[str(tmp_path)])
+    assert found.info.name == "bodypix_mobilenet_v1_050_16_float32"
+    found = edge_bodypix.load(multiplier=1.0, output_stride=8, quant_bytes=4, models_dir=[str(tmp_path)])
+    assert found.info.name == "bodypix_mobilenet_v1_100_8_float32_from_quant1"
     assert sorted(os.path.basename(p) for p in paths if "_050_16_" in p) == [
         "bodypix_mobilenet_v1_050_16_float32.tflite", "bodypix_mobilenet_v1_050_16_float32_from_quant1.tflite",
         "bodypix_mobilenet_v1_050_16_float32_from_quant2.tflite"]
