@@ -18,7 +18,7 @@ from edge_bodypix.models.catalogue import WEIGHTS
 from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
 from .onnx_reader import read_onnx
-from .tflite_export import QUANTISATIONS, convert, output_map
+from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, output_map
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,13 @@ def convert_checkpoint(
     source: str, quantisation: str, output_dir: Optional[str] = None,
     calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
     input_size: Optional[Tuple[int, int]] = None, per_tensor: bool = False, io_type: str = "uint8",
-    samples: int = 100, edgetpu: bool = False,
+    samples: int = 100, edgetpu: bool = False, float_layers: Optional[Sequence[str]] = None,
 ) -> Conversion:
-    """Convert one ONNX checkpoint (path or catalogue name); write model, metadata and report."""
+    """Convert one checkpoint (tfjs model.json, ONNX path or catalogue name); write model, metadata and report.
+
+    int8 keeps `float_layers` in float (default `DEFAULT_FLOAT_LAYERS`; () or an Edge TPU build: full
+    integer). Without `test_images`, every 5th calibration image is held out for the report and never
+    calibrated on, so its figures are measured on images the calibration did not see."""
     import edge_bodypix
 
     if quantisation not in QUANTISATIONS:
@@ -110,14 +114,23 @@ def convert_checkpoint(
     architecture, multiplier, stride, normalisation = _describe_source(path, function)
     sources = list(calibration or default_sources())
     calibration_images = collect_images(sources) if sources else []
+    held_out: list = []
+    if test_images is None and len(calibration_images) >= 5:
+        held_out = calibration_images[::5]
+        calibration_images = [image for i, image in enumerate(calibration_images) if i % 5]
     if quantisation == "int8" and not calibration_images:
         raise InvalidParameterError("int8 needs --calibration images or videos")
+    if float_layers is None:
+        float_layers = () if edgetpu else DEFAULT_FLOAT_LAYERS
+    if edgetpu and float_layers:
+        raise InvalidParameterError("--edgetpu needs a full-integer model: no --float-layers")
 
     def representative():
         return representative_inputs(calibration_images, stride, normalisation, samples, input_size)
 
     log.info("converting %s to %s", path.name, quantisation)
-    model = convert(function, quantisation, representative, io_type, per_tensor, input_size)
+    model = convert(function, quantisation, representative, io_type, per_tensor, input_size,
+                    float_layers=float_layers if quantisation == "int8" else ())
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
@@ -131,7 +144,9 @@ def convert_checkpoint(
         "output_stride": stride, "quantisation": quantisation, "normalisation": normalisation,
         "input_size": list(input_size) if input_size else None, "per_tensor": per_tensor,
         "io_type": io_type if quantisation == "int8" else "float32",
-        "calibration": {"sources": sources, "samples": samples} if quantisation == "int8" else None,
+        "calibration": {"sources": sources, "samples": samples, "images": len(calibration_images),
+                        "held_out_for_testing": len(held_out)} if quantisation == "int8" else None,
+        "float_layers": list(float_layers) if quantisation == "int8" else [],
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
         "outputs": output_map(model),
@@ -142,13 +157,19 @@ def convert_checkpoint(
 
     from .fidelity import fidelity_report
 
-    test_sources = list(test_images or sources)
-    images = collect_images(test_sources, limit=40) if test_sources else []
+    if held_out:
+        test_sources = [f"every 5th image of the calibration sources, held out ({len(held_out)})"]
+        images = held_out[:40]
+    else:
+        test_sources = list(test_images or sources)
+        images = collect_images(test_sources, limit=40) if test_sources else []
     report = {"model": name, "source": str(path), "quantisation": quantisation,
               "source_weight_quantisation": metadata["source_weight_quantisation"],
               "reference": "onnxruntime (CPU)" if reference_kind == "onnxruntime" else "tensorflow (the tfjs graph)",
               "test_sources": test_sources,
-              "test_images_are_calibration_images": bool(quantisation == "int8" and set(test_sources) & set(sources))}
+              "float_layers": metadata["float_layers"],
+              "test_images_are_calibration_images": bool(quantisation == "int8" and not held_out
+                                                         and set(test_sources) & set(sources))}
     if images:
         reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride, normalisation)
         converted = edge_bodypix.load(model=str(model_path), backend="tflite")

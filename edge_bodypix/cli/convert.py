@@ -20,10 +20,12 @@ def _size(text: str):
 
 
 def add_parser(commands) -> None:
+    from ..converters.tflite_export import DEFAULT_FLOAT_LAYERS  # numpy only: TensorFlow loads when converting
+
     parser = commands.add_parser(
         "convert", help="convert a BodyPix checkpoint to TFLite (float32, float16, dynamic, int8)",
-        description="Convert an ONNX export of the official BodyPix checkpoints (path or catalogue name) "
-        "to TFLite; write DIR/<name>.tflite, <name>.meta.json and the fidelity report <name>.report.json.",
+        description="Convert an official BodyPix checkpoint (tfjs model.json, an ONNX export, a catalogue name or "
+        "URL) to TFLite; write DIR/<name>.tflite, <name>.meta.json and the fidelity report <name>.report.json.",
     )
     parser.add_argument("source", nargs="?",
                         help="tfjs model.json (or its folder), ONNX file, catalogue name or URL")
@@ -38,11 +40,15 @@ def add_parser(commands) -> None:
     parser.add_argument("--calibration", action="append", metavar="PATH",
                         help="images, folders or videos for int8 calibration (repeatable)")
     parser.add_argument("--test-images", action="append", metavar="PATH",
-                        help="images for the fidelity report (default: the calibration sources)")
+                        help="images for the fidelity report (default: every 5th calibration image, held out "
+                             "of the calibration)")
     parser.add_argument("--samples", type=int, default=100, help="calibration samples (default 100)")
     parser.add_argument("--input-size", type=_size, metavar="HxW", help="fixed input size (Edge TPU); default dynamic")
     parser.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel int8")
     parser.add_argument("--io-type", choices=["uint8", "int8"], default="uint8", help="int8 model input/output type")
+    parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
+                        help="int8: layers kept in float, by name ('' = full integer; default: "
+                             f"{','.join(DEFAULT_FLOAT_LAYERS)})")
     parser.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
     parser.set_defaults(handler=run)
 
@@ -72,7 +78,7 @@ def run(args) -> int:
         source = source_for_url(args.source) if args.source.startswith(("http://", "https://")) else args.source
         result = convert_checkpoint(source, quantisations[0], args.output_dir, args.calibration,
                                     args.test_images, args.input_size, args.per_tensor, args.io_type, args.samples,
-                                    args.edgetpu)
+                                    args.edgetpu, args.float_layers)
     except EdgeBodyPixError as exc:
         return fail(exc)
     if args.json:
