@@ -21,7 +21,7 @@ elif [ -e /proc/device-tree/model ] && grep -q "Raspberry Pi" /proc/device-tree/
     echo "note: for source.uri = \"picamera2\" run 'apt install python3-picamera2' first, then this script again"
 fi
 # The RTSP output (rtsp.listen) uses GStreamer's RTSP server through Debian's python3-gi the same way:
-# apt install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+# apt install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
 if "$python" -c "import gi; gi.require_version('GstRtspServer', '1.0')" >/dev/null 2>&1; then
     venv_flags="--system-site-packages"
     echo "using the system's GStreamer RTSP server (apt python3-gi) in the virtualenv"

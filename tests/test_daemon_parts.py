@@ -121,3 +121,14 @@ def test_a_notify_socket_nobody_reads_never_blocks_the_daemon(tmp_path):
 def test_serve_help_lists_the_new_outputs():
     result = subprocess.run([SCRIPT, "serve", "--help"], capture_output=True, text=True)
     assert "--rtsp HOST:PORT[/PATH]" in result.stdout and "--mqtt HOST[:PORT]" in result.stdout
+
+
+def test_a_missing_pipeline_element_names_the_package_that_has_it():
+    from edge_bodypix.daemon.outputs.h264 import missing_elements
+
+    assert missing_elements(lambda name: True) == ""
+    message = missing_elements(lambda name: name != "h264parse")
+    assert message == "GStreamer element h264parse is missing: apt install gstreamer1.0-plugins-bad"
+    assert missing_elements(lambda name: name == "appsrc").startswith(
+        "GStreamer elements videoconvert, h264parse, rtph264pay are missing: apt install gstreamer1.0-plugins-bad "
+        "gstreamer1.0-plugins-base gstreamer1.0-plugins-good")

@@ -66,13 +66,11 @@ def check_rtsp(config: Config, report: Preflight) -> None:
     if not config.rtsp.listen:
         return
     from .outputs.base import OutputError
-    from .outputs.h264 import choose_encoder
-    from .outputs.rtsp import import_gstreamer
+    from .outputs.rtsp import import_gstreamer, pipeline_encoder
 
     try:
-        Gst = import_gstreamer()[0]
-        encoder = choose_encoder(config.rtsp.encoder, lambda name: Gst.ElementFactory.find(name) is not None)
-    except (OutputError, ValueError) as exc:
+        encoder = pipeline_encoder(import_gstreamer()[0], config.rtsp.encoder)
+    except OutputError as exc:
         report.errors.append(str(exc))
         return
     report.notes.append(f"rtsp: {encoder.description} on rtsp://{config.rtsp.listen}{config.rtsp.path}")

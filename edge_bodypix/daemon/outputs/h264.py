@@ -38,6 +38,20 @@ ENCODERS: Tuple[Encoder, ...] = (
             lambda kbps, period: f"openh264enc bitrate={kbps * 1000} gop-size={period} complexity=low"),
 )
 ENCODER_CHOICES = ("auto",) + tuple(encoder.element for encoder in ENCODERS)
+#: The other elements of the RTSP pipeline and the Debian / Pi OS package that has each.
+PIPELINE_ELEMENTS = {"appsrc": "gstreamer1.0-plugins-base", "videoconvert": "gstreamer1.0-plugins-base",
+                     "h264parse": "gstreamer1.0-plugins-bad", "rtph264pay": "gstreamer1.0-plugins-good"}
+
+
+def missing_elements(present: Callable[[str], bool]) -> str:
+    """"" when every pipeline element is installed, else what is missing and the packages to install."""
+    missing = [name for name in PIPELINE_ELEMENTS if not present(name)]
+    if not missing:
+        return ""
+    packages = sorted({PIPELINE_ELEMENTS[name] for name in missing})
+    several = len(missing) > 1
+    return (f"GStreamer element{'s' if several else ''} {', '.join(missing)} {'are' if several else 'is'} missing: "
+            f"apt install {' '.join(packages)}")
 
 
 def choose_encoder(choice: str, present: Callable[[str], bool]) -> Encoder:

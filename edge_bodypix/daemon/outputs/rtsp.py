@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 
 from .base import Output, OutputError, ProcessedFrame
-from .h264 import automatic_bitrate_kbps, choose_encoder, key_frame_period
+from .h264 import automatic_bitrate_kbps, choose_encoder, key_frame_period, missing_elements
 
 log = logging.getLogger(__name__)
 ROLE = "viewer"
 INSTALL_HINT = ("apt install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base "
-                "gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly (a virtualenv made with "
+                "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly (a virtualenv made with "
                 "--system-site-packages sees Debian's python3-gi; or pip install 'edge-bodypix[rtsp]')")
 
 
@@ -43,6 +43,19 @@ def import_gstreamer():
                           f"{INSTALL_HINT}") from None
     Gst.init(None)
     return Gst, GstRtsp, GstRtspServer, GLib
+
+
+def pipeline_encoder(Gst, choice: str):
+    """The H.264 encoder for `rtsp.encoder`, once every other element of the pipeline is known to be
+    installed; `OutputError` naming what is missing and the package that has it."""
+    present = lambda name: Gst.ElementFactory.find(name) is not None  # noqa: E731
+    missing = missing_elements(present)
+    if missing:
+        raise OutputError(f"rtsp.listen is set, but {missing}")
+    try:
+        return choose_encoder(choice, present)
+    except ValueError as exc:
+        raise OutputError(str(exc)) from None
 
 
 class RtspOutput(Output):
@@ -76,10 +89,7 @@ class RtspOutput(Output):
     def start(self) -> None:
         Gst, GstRtsp, GstRtspServer, GLib = import_gstreamer()
         self._Gst = Gst
-        try:
-            self.encoder = choose_encoder(self.encoder_choice, lambda name: Gst.ElementFactory.find(name) is not None)
-        except ValueError as exc:
-            raise OutputError(str(exc)) from None
+        self.encoder = pipeline_encoder(Gst, self.encoder_choice)
         if self.encoder.hardware:
             log.info("RTSP: %s", self.encoder.description)
         else:
