@@ -106,3 +106,13 @@ def test_the_matrix_measures_each_installed_model_on_the_registered_backend_that
         assert [(v.model, v.backend) for v in discover(None, ["stand-in"], quick=True)] == [(default, "stand-in")]
     finally:
         unregister("stand-in")
+
+
+def test_plot_labels_name_network_stride_quantisation_and_source_weights():
+    from edge_bodypix.benchsuite.report import short_name
+
+    assert short_name("bodypix_mobilenet_v1_075_16_int8_from_quant2") == ("0.75 s16 int8 (quant2)", "int8", 16)
+    assert short_name("bodypix_mobilenet_v1_050_8_float32") == ("0.50 s8 float32", "float32", 8)
+    assert short_name("bodypix_resnet50_32_int8_257x257_edgetpu") == ("ResNet50 s32 int8 TPU", "int8", 32)
+    assert short_name("bodypix_mobilenet_v1_075_720_1280_16_quant") == ("Coral 0.75 s16 quant", "uint8", 16)
+    assert short_name("MobileNetV1-x050-stride8") == ("ONNX 0.50 s8", "float32", 8)

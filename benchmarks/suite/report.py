@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 GENERATED_LABEL = "timing only, generated weights"
 
@@ -27,6 +28,27 @@ def write_results(results: Dict[str, object], directory: Path) -> Dict[str, Path
     plots = _plots(results, directory)
     paths["markdown"].write_text(markdown(results, plots))
     return paths
+
+
+def short_name(model: str) -> Tuple[str, str, int]:
+    """(a label that fits a plot, the quantisation, the output stride) of a model name: converter outputs
+    `bodypix_mobilenet_v1_075_16_int8_from_quant2` -> "0.75 s16 int8 (quant2)", Coral's models -> "Coral ...",
+    ONNX exports `MobileNetV1-x050-stride16` -> "ONNX 0.50 s16"."""
+    converted = re.fullmatch(r"bodypix_(mobilenet_v1_(\d{3})|resnet50)_(\d+)_(float32|float16|dynamic|int8)"
+                             r"(?:_from_(quant[12]))?(?:_\d+x\d+)?(_edgetpu)?", model)
+    if converted:
+        network = "ResNet50" if converted.group(1) == "resnet50" else f"{int(converted.group(2)) / 100:.2f}"
+        weights = f" ({converted.group(5)})" if converted.group(5) else ""
+        return (f"{network} s{converted.group(3)} {converted.group(4)}{weights}{' TPU' if converted.group(6) else ''}",
+                converted.group(4), int(converted.group(3)))
+    coral = re.fullmatch(r"bodypix_mobilenet_v1_(\d{3})_\d+_\d+_(\d+)_(.*)", model)
+    if coral:
+        return (f"Coral {int(coral.group(1)) / 100:.2f} s{coral.group(2)} {coral.group(3).replace('_', ' ')}", "uint8",
+                int(coral.group(2)))
+    onnx = re.fullmatch(r"MobileNetV1-x(\d{3})-stride(\d+)", model)
+    if onnx:
+        return f"ONNX {int(onnx.group(1)) / 100:.2f} s{onnx.group(2)}", "float32", int(onnx.group(2))
+    return model, "", 0
 
 
 def _plots(results: Dict[str, object], directory: Path) -> List[str]:
@@ -55,16 +77,28 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
     names.append("latency_vs_resolution.png")
     accuracy = [a for a in results.get("accuracy", []) if a.get("person_iou_mean") is not None]
     if accuracy:
-        figure, axis = plt.subplots(figsize=(6, 4))
-        for item in accuracy:
+        figure, axis = plt.subplots(figsize=(10, 6.5))
+        colours = {"float32": "tab:blue", "int8": "tab:red", "uint8": "tab:orange", "float16": "tab:green"}
+        markers = {8: "o", 16: "s", 32: "^"}
+        for index, item in enumerate(sorted(accuracy, key=lambda a: a["model"])):
             latency = [r["inference_ms"]["median"] for r in rows
                        if r["model"] == item["model"] and r["resolution"] == item["resolution"]]
-            if latency:
-                axis.scatter(latency[0], item["person_iou_mean"])
-                axis.annotate(item["model"], (latency[0], item["person_iou_mean"]), fontsize=6)
-        axis.set_xlabel("inference, median (ms)")
-        axis.set_ylabel("person IoU (COCO, mean)")
-        axis.set_title("Accuracy against latency")
+            if not latency:
+                continue
+            label, kind, stride = short_name(item["model"])
+            axis.scatter(latency[0], item["person_iou_mean"], color=colours.get(kind, "tab:gray"),
+                         marker=markers.get(stride, "D"), s=28, zorder=3)
+            axis.annotate(label, (latency[0], item["person_iou_mean"]), fontsize=6.5,
+                          xytext=(4, 4 if index % 2 else -9), textcoords="offset points")
+        for kind, colour in colours.items():  # legend: colour = quantisation, shape = output stride
+            axis.scatter([], [], color=colour, marker="o", label=kind)
+        for stride, marker in markers.items():
+            axis.scatter([], [], color="black", marker=marker, label=f"stride {stride}")
+        axis.legend(fontsize=7, loc="lower right")
+        axis.grid(alpha=0.3)
+        axis.set_xlabel("inference at medium, median (ms, this host; one thread count for all)")
+        axis.set_ylabel("person IoU against COCO's masks (mean)")
+        axis.set_title("Accuracy against cost: one point per model")
         figure.tight_layout()
         figure.savefig(directory / "accuracy_vs_latency.png", dpi=110, bbox_inches="tight")  # labels at the edge
         plt.close(figure)
