@@ -94,7 +94,7 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
             axis.scatter([], [], color=colour, marker="o", label=kind)
         for stride, marker in markers.items():
             axis.scatter([], [], color="black", marker=marker, label=f"stride {stride}")
-        axis.legend(fontsize=7, loc="lower right")
+        axis.legend(fontsize=7, loc="center right")
         axis.grid(alpha=0.3)
         axis.set_xlabel("inference at medium, median (ms, this host; one thread count for all)")
         axis.set_ylabel("person IoU against COCO's masks (mean)")
