@@ -79,7 +79,6 @@ class RtspOutput(Output):
         self._period_ns = 0
         self._resized_logged = False
         self._loop = self._thread = self._server = self._source = None
-        self.clients = 0
 
     @property
     def url(self) -> str:
@@ -165,7 +164,6 @@ class RtspOutput(Output):
         log.info("RTSP: last client of %s left", self.url)
 
     def _client_connected(self, server, client) -> None:
-        self.clients += 1
         connection = client.get_connection()
         log.info("RTSP: client %s connected", connection.get_ip() if connection else "?")
 
