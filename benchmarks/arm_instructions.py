@@ -26,6 +26,7 @@ is the call minus `net.infer` with the same outputs.
 
     sudo .ci/arm64-check.sh     # builds the aarch64 root and the plugin, then runs this
     python benchmarks/arm_instructions.py --root ROOT --plugin libmarkinsn.so [--cpus cortex-a72 cortex-a76] [--json]
+    python benchmarks/arm_instructions.py --root ROOT --plugin libmarkinsn.so --models plain.tflite mixed.tflite
 """
 
 from __future__ import annotations
@@ -119,6 +120,30 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
     return marks
 
 
+def guest_models(shared: Path, models: List[str]) -> Dict[str, List[Tuple[int, int]]]:
+    """`--models`: per model, pre-processing and inference (part outputs) of the 1440x1080 photo at
+    medium, REPEATS times between marks; {"<model> pre" / "<model> infer": [(start, end), ...]}."""
+    import edge_bodypix
+    from edge_bodypix.imageio import read_rgb
+
+    one = read_rgb(shared / "images" / "pexels-karolina-grabowska-4378882.jpg")
+    marks: Dict[str, List[Tuple[int, int]]] = {}
+    k = 0
+    for model in models:
+        net = edge_bodypix.load(model=model, num_threads=1, verify=False)  # any model, counted as it is
+        roles = net.person_roles(parts=True)
+        for name, work in ((f"{model} pre", lambda net=net: net.preprocess(one)),
+                           (f"{model} infer", lambda net=net, roles=roles: net.infer(one, "medium", roles))):
+            work()
+            for _ in range(REPEATS):
+                _mark(k)
+                work()
+                _mark(k + 1)
+                marks.setdefault(name, []).append((k, k + 1))
+                k += 2
+    return marks
+
+
 # -- host: starts the guest under QEMU and makes the table ----------------------------------------------
 def parse_marks(log: str) -> Dict[int, int]:
     """{mark: running instruction total} from the plugin's "MARK k total" lines."""
@@ -165,13 +190,14 @@ def table(counts: Dict[str, int]) -> Dict[str, Dict[str, float]]:
     return {row: {"instructions": n, "ratio": round(n / base, 4)} for row, (n, base) in rows.items()}
 
 
-def run_cpu(root: Path, plugin: Path, cpu: str, python: str) -> Dict[str, object]:
+def run_guest(root: Path, plugin: Path, cpu: str, python: str, extra: List[str] = ()):
+    """Run `arm_instructions.py --guest` (with `extra` arguments) under QEMU on `cpu`: (marks, totals)."""
     project = "/opt/edge/main"
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "plugin.log"
         command = ["qemu-aarch64", "-L", str(root), "-cpu", cpu, "-plugin", str(plugin), "-d", "plugin",
                    "-D", str(log), "-0", "/opt/venv/bin/python", str(root / "usr" / "bin" / python),
-                   f"{project}/benchmarks/arm_instructions.py", "--guest"]
+                   f"{project}/benchmarks/arm_instructions.py", "--guest", *extra]
         env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", "EDGE_BODYPIX_MODELS": "../shared/models",
                "PYTHONPATH": project}
         done = subprocess.run(command, cwd=str(root / "opt" / "edge" / "main"), env=env, capture_output=True,
@@ -182,7 +208,11 @@ def run_cpu(root: Path, plugin: Path, cpu: str, python: str) -> Dict[str, object
         if line is None:
             raise SystemExit(f"the guest printed no marks on {cpu}:\n{done.stdout[-2000:]}")
         marks = {name: [tuple(p) for p in pairs] for name, pairs in json.loads(line[6:]).items()}
-        counts = stage_counts(marks, parse_marks(log.read_text()))
+        return marks, parse_marks(log.read_text())
+
+
+def run_cpu(root: Path, plugin: Path, cpu: str, python: str) -> Dict[str, object]:
+    counts = stage_counts(*run_guest(root, plugin, cpu, python))
     return {"cpu": cpu, "stages": {name: n for name, (n, _) in counts.items()},
             "repeat_spread": {name: round(s, 4) for name, (_, s) in counts.items()},
             "table": table({name: n for name, (n, _) in counts.items()})}
@@ -202,6 +232,29 @@ def markdown(results: List[Dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def compare_models(root: Path, plugin: Path, cpu: str, python: str, models: List[str]) -> List[Dict[str, object]]:
+    """`--models`: copy each model (and its .meta.json) into the root, count its inference on `cpu`;
+    one row per model with its ratio to the first."""
+    import shutil
+
+    inside = []
+    for i, model in enumerate(models):
+        folder = root / "opt" / "edge" / "models-compared" / str(i)
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in (Path(model), Path(model).with_suffix(".meta.json")):
+            if path.is_file():
+                shutil.copy(path, folder / path.name)
+        inside.append(f"/opt/edge/models-compared/{i}/{Path(model).name}")
+    counts = stage_counts(*run_guest(root, plugin, cpu, python, ["--models", *inside]))
+    rows = []
+    for model, path in zip(models, inside):
+        inference = counts[f"{path} infer"][0] - counts[f"{path} pre"][0]
+        rows.append({"model": model, "cpu": cpu, "inference_instructions": inference})
+    for row in rows:
+        row["ratio_to_first"] = round(row["inference_instructions"] / rows[0]["inference_instructions"], 4)
+    return rows
+
+
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--guest", action="store_true", help="run the marked workloads here (under QEMU)")
@@ -211,13 +264,28 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--plugin", help="the instruction-counting QEMU plugin (libmarkinsn.so)")
     parser.add_argument("--python", default="python3.11", help="the guest's interpreter under /usr/bin")
     parser.add_argument("--cpus", nargs="+", default=["cortex-a72", "cortex-a76"])
+    parser.add_argument("--models", nargs="+", metavar="TFLITE",
+                        help="instead of the stage table: inference of these models (medium, 1440x1080 photo, one "
+                             "thread), with ratios to the first, e.g. int8 with and without float layers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.guest:
-        print("MARKS " + json.dumps(guest(Path(args.shared))))
+        marks = guest_models(Path(args.shared), args.models) if args.models else guest(Path(args.shared))
+        print("MARKS " + json.dumps(marks))
         return 0
     if not args.root or not args.plugin:
         parser.error("--root and --plugin are needed (sudo .ci/arm64-check.sh builds both), or --guest")
+    if args.models:
+        rows = [row for cpu in args.cpus for row in compare_models(Path(args.root), Path(args.plugin), cpu,
+                                                                   args.python, args.models)]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return 0
+        print("| model | cpu | inference instructions | ratio to the first |\n| --- | --- | ---: | ---: |")
+        for row in rows:
+            print(f"| {row['model']} | {row['cpu']} | {row['inference_instructions'] / 1e6:.1f} M | "
+                  f"{row['ratio_to_first']:.3f} |")
+        return 0
     results = [run_cpu(Path(args.root), Path(args.plugin), cpu, args.python) for cpu in args.cpus]
     if args.json:
         print(json.dumps({"results": results, "targets_a76": TARGETS}, indent=1))

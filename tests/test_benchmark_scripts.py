@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import MODELS, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +91,12 @@ def test_arm_instructions_guest_half_marks_every_stage_the_table_needs():
     rows = arm_instructions.table(counts)
     assert set(arm_instructions.TARGETS) <= set(rows)
     assert rows["inference 1440x1080 (medium)"]["ratio"] == 1.0
+
+
+def test_arm_instructions_model_comparison_marks_pre_and_inference_of_each_model():
+    model = str(MODELS / "coral" / "bodypix_mobilenet_v1_075_720_1280_16_quant.tflite")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "arm_instructions.py"), "--guest", "--models",
+                             model], capture_output=True, text=True, env=os.environ, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    marks = json.loads(next(t for t in result.stdout.splitlines() if t.startswith("MARKS "))[6:])
+    assert set(marks) == {f"{model} pre", f"{model} infer"} and all(len(pairs) == 2 for pairs in marks.values())
