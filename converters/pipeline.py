@@ -18,7 +18,7 @@ from edge_bodypix.models.catalogue import WEIGHTS
 from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
 from .onnx_reader import read_onnx
-from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, output_map
+from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, input_type, output_map
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def convert_checkpoint(
         "name": name, "source": str(path), "architecture": architecture, "multiplier": multiplier,
         "output_stride": stride, "quantisation": quantisation, "normalisation": normalisation,
         "input_size": list(input_size) if input_size else None, "per_tensor": per_tensor,
-        "io_type": io_type if quantisation == "int8" else "float32",
+        "io_type": input_type(model),  # int8 with float layers keeps float32 input and outputs
         "calibration": {"sources": sources, "samples": samples, "images": len(calibration_images),
                         "held_out_for_testing": len(held_out)} if quantisation == "int8" else None,
         "float_layers": list(float_layers) if quantisation == "int8" else [],

@@ -41,11 +41,13 @@ def convert(
     saved = tempfile.mkdtemp(prefix="edge-bodypix-savedmodel-")
     try:
         tf.saved_model.save(module, saved, signatures={"serving_default": concrete})
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+
+        def make_converter():
+            return tf.lite.TFLiteConverter.from_saved_model(saved)
+
         if quantisation == "int8" and float_layers:
-            return _selectively_quantised(lambda: tf.lite.TFLiteConverter.from_saved_model(saved), representative,
-                                          io_type, per_tensor, float_layers)
-        return _quantise_and_convert(converter, quantisation, representative, io_type, per_tensor)
+            return _selectively_quantised(make_converter, representative, io_type, per_tensor, float_layers)
+        return _quantise_and_convert(make_converter(), quantisation, representative, io_type, per_tensor)
     finally:
         shutil.rmtree(saved, ignore_errors=True)
 
@@ -76,45 +78,51 @@ def _quantise_and_convert(converter, quantisation, representative, io_type, per_
 
 
 def _selectively_quantised(make_converter, representative, io_type, per_tensor, float_layers) -> bytes:
-    """int8 with the layers named by `float_layers` in float; plain int8 when none of them is in the graph."""
+    """int8 with the layers named by `float_layers` in float; plain int8 when none of them is in the graph.
+
+    The debugger calibrates once; its layer list names the tensors to denylist, and the model is then
+    quantised again from the same calibration with those layers left float. (The debugger leaves its
+    converter set to calibrate only, so plain int8 takes a fresh one.)"""
     import csv
     import io
     import itertools
 
     import tensorflow as tf
 
-    def converter():
-        made = make_converter()
-        _quantise_and_convert(made, "int8", representative, io_type, per_tensor, convert=False)
-        made.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        return made
-
-    def one_input():
-        return itertools.islice(representative(), 1)
-
-    probe = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=one_input)
-    probe.run()  # one input: only to list the quantised layers' tensor names
+    converter = make_converter()
+    _quantise_and_convert(converter, "int8", representative, io_type, per_tensor, convert=False)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=lambda: itertools.islice(representative(), 1))
+    debugger.run()  # one input: only to list the quantised layers' tensor names
     dump = io.StringIO()
-    probe.layer_statistics_dump(dump)
+    debugger.layer_statistics_dump(dump)
     names = [row["tensor_name"] for row in csv.DictReader(io.StringIO(dump.getvalue()))
              if any(layer in row["tensor_name"].split(";")[0] for layer in float_layers)]
     if not names:
         return _quantise_and_convert(make_converter(), "int8", representative, io_type, per_tensor)
-    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=one_input,
-                                                         debug_options=options)
+    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
     return debugger.get_nondebug_quantized_model()
 
 
-def output_map(model: bytes) -> Dict[str, str]:
-    """Role -> output tensor name, from the model's serving signature (conversion renames tensors)."""
+def _interpreter(model: bytes):
     from edge_bodypix.backends.tflite.interpreter_library import interpreter_library
 
     with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
         handle.write(model)
         handle.flush()
-        interpreter = interpreter_library().interpreter_class(model_path=handle.name)
-        signature = interpreter._get_full_signature_list()  # noqa: SLF001 - the public API hides indices
-        outputs = next(iter(signature.values()))["outputs"]
-        details = {d["index"]: d["name"] for d in interpreter.get_output_details()}
+        return interpreter_library().interpreter_class(model_path=handle.name)
+
+
+def output_map(model: bytes) -> Dict[str, str]:
+    """Role -> output tensor name, from the model's serving signature (conversion renames tensors)."""
+    interpreter = _interpreter(model)
+    signature = interpreter._get_full_signature_list()  # noqa: SLF001 - the public API hides indices
+    outputs = next(iter(signature.values()))["outputs"]
+    details = {d["index"]: d["name"] for d in interpreter.get_output_details()}
     return {role: details[index] for role, index in outputs.items()}
+
+
+def input_type(model: bytes) -> str:
+    """The model's input dtype ("uint8", "int8", "float32"): int8 with float layers keeps float I/O."""
+    return np.dtype(_interpreter(model).get_input_details()[0]["dtype"]).name

@@ -45,7 +45,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--samples", type=int, default=100, help="calibration samples (default 100)")
     parser.add_argument("--input-size", type=_size, metavar="HxW", help="fixed input size (Edge TPU); default dynamic")
     parser.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel int8")
-    parser.add_argument("--io-type", choices=["uint8", "int8"], default="uint8", help="int8 model input/output type")
+    parser.add_argument("--io-type", choices=["uint8", "int8"], default="uint8",
+                        help="full-integer int8 model input/output type (with float layers: float32)")
     parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
                         help="int8: layers kept in float, by name ('' = full integer; default: "
                              f"{','.join(DEFAULT_FLOAT_LAYERS)})")
