@@ -87,8 +87,9 @@ class Processor:
     def _segment(self, frame: Frame, inference: PendingFrame) -> _Result:
         finished = self.runner.finish(inference, self.target == "faces", self.options)
         timings, result = finished.timings, finished.segmentation
-        self.metrics.observe("inference", (timings.preprocess_ms + timings.inference_ms) / 1e3)
-        self.metrics.set("inference_last_s", round((timings.preprocess_ms + timings.inference_ms) / 1e3, 5))
+        seconds = (timings.preprocess_ms + timings.inference_ms) / 1e3
+        self.metrics.observe("inference", seconds)
+        self.metrics.set("inference_last_s", round(seconds, 5))
         margin = self.config.privacy.margin_px
         margin = default_margin(frame.image.shape) if margin < 0 else margin
         region = protected_region(result, self.target, margin, shape=frame.image.shape[:2])

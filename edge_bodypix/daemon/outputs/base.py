@@ -17,6 +17,11 @@ class OutputError(EdgeBodyPixError):
     """An output cannot start (an address in use, a folder that cannot be written)."""
 
 
+def host_port(host: str, port: int) -> str:
+    """An address as URLs and logs write it: 127.0.0.1:8080, [::1]:8080."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass
 class ProcessedFrame:
     """A frame ready to leave the device: already protected (never the raw capture)."""

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from .base import Output, OutputError, ProcessedFrame
+from .base import Output, OutputError, ProcessedFrame, host_port
 
 log = logging.getLogger(__name__)
 BOUNDARY = "edgebodypixframe"
@@ -134,7 +134,7 @@ class HttpOutput(Output):
         try:
             self._server = server_class((self.host, self.port), Handler)
         except OSError as exc:
-            where = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            where = host_port(self.host, self.port)
             raise OutputError(f"http.listen = {where!r}: cannot listen there ({exc.strerror or exc})") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
         self._thread.start()

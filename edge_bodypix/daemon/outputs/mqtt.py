@@ -47,7 +47,8 @@ class MqttOutput(Output):
         self._published: Dict[str, str] = {}  # what was sent on this connection
         self._connected = False
         self._refusal: Optional[str] = None  # the broker's last refusal, logged once until it changes
-        self._next_refresh = 0.0
+        self._error = None  # the last ErrorRecord seen, and its state text
+        self._state_error = ""
 
     @property
     def connected(self) -> bool:
@@ -155,9 +156,12 @@ class MqttOutput(Output):
         if state.fps is not None:
             update["fps"] = f"{state.fps:g}"
         error = self.metrics.last_error() if self.metrics is not None else None
-        if error is not None:
-            update["last_error"] = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(error.time))} " \
-                                   f"{error.kind}: {error.message}"[:255]
+        if error is not None and error is not self._error:  # formatted once per error, not per frame
+            self._error = error
+            self._state_error = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(error.time))} " \
+                                f"{error.kind}: {error.message}"[:255]
+        if self._error is not None:
+            update["last_error"] = self._state_error
         with self._lock:
             changes = {k: v for k, v in update.items() if self._state.get(k) != v}
             self._state.update(update)

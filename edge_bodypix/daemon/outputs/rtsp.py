@@ -19,7 +19,7 @@ from typing import Callable, Optional, Tuple
 import cv2
 import numpy as np
 
-from .base import Output, OutputError, ProcessedFrame
+from .base import Output, OutputError, ProcessedFrame, host_port
 from .h264 import automatic_bitrate_kbps, choose_encoder, key_frame_period, missing_elements
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ class RtspOutput(Output):
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"rtsp://{host}:{self.bound_port}{self.path}"
+        return f"rtsp://{host_port(self.host, self.bound_port)}{self.path}"
 
     def start(self) -> None:
         Gst, GstRtsp, GstRtspServer, GLib = import_gstreamer()
@@ -114,7 +113,7 @@ class RtspOutput(Output):
         try:
             self._source = server.create_source(None)
         except GLib.Error as exc:
-            where = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            where = host_port(self.host, self.port)
             raise OutputError(f"rtsp.listen = {where!r}: cannot listen there ({exc.message})") from None
         self._source.attach(context)
         self.bound_port = server.get_bound_port()
