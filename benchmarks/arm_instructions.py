@@ -107,6 +107,11 @@ def guest(shared: Path) -> Dict[str, List[Tuple[int, int]]]:
         ("daemon JPEG encode", lambda: cv2.imencode(".jpg", cv2.cvtColor(protected, cv2.COLOR_RGB2BGR),
                                                     [cv2.IMWRITE_JPEG_QUALITY, 80])),
     ]
+    return _marked(stages)
+
+
+def _marked(stages) -> Dict[str, List[Tuple[int, int]]]:
+    """Run each (name, work) once to warm up, then REPEATS times between marks; {name: [(start, end), ...]}."""
     marks: Dict[str, List[Tuple[int, int]]] = {}
     k = 0
     for name, work in stages:
@@ -127,21 +132,13 @@ def guest_models(shared: Path, models: List[str]) -> Dict[str, List[Tuple[int, i
     from edge_bodypix.imageio import read_rgb
 
     one = read_rgb(shared / "images" / "pexels-karolina-grabowska-4378882.jpg")
-    marks: Dict[str, List[Tuple[int, int]]] = {}
-    k = 0
+    stages = []
     for model in models:
         net = edge_bodypix.load(model=model, num_threads=1, verify=False)  # any model, counted as it is
         roles = net.person_roles(parts=True)
-        for name, work in ((f"{model} pre", lambda net=net: net.preprocess(one)),
-                           (f"{model} infer", lambda net=net, roles=roles: net.infer(one, "medium", roles))):
-            work()
-            for _ in range(REPEATS):
-                _mark(k)
-                work()
-                _mark(k + 1)
-                marks.setdefault(name, []).append((k, k + 1))
-                k += 2
-    return marks
+        stages += [(f"{model} pre", lambda net=net: net.preprocess(one)),
+                   (f"{model} infer", lambda net=net, roles=roles: net.infer(one, "medium", roles))]
+    return _marked(stages)
 
 
 # -- host: starts the guest under QEMU and makes the table ----------------------------------------------
