@@ -197,14 +197,17 @@ class BodyPix:
     # -- body-pix API ---------------------------------------------------------------------
     def _decode_poses(
         self, outputs: RawOutputs, plan: FramePlan, max_detections: int, score_threshold: float,
-        nms_radius: float, flip_horizontal: bool,
+        nms_radius: float, flip_horizontal: bool, min_pose_score: Optional[float] = None,
     ) -> List[Pose]:
-        """Poses in image pixels (body-pix `decodeMultiplePoses` + `scaleAndFlipPoses`)."""
+        """Poses in image pixels (body-pix `decodeMultiplePoses` + `scaleAndFlipPoses`), only those scoring at
+        least `min_pose_score` when it is given."""
         scores = sigmoid(outputs["heatmaps"])
         raw = decode_multiple_poses(
             scores, outputs["short_offsets"], outputs["displacement_fwd"], outputs["displacement_bwd"],
             self.output_stride, max_detections, score_threshold, nms_radius,
         )
+        if min_pose_score is not None:
+            raw = [pose for pose in raw if pose.score >= min_pose_score]
         return scale_poses(raw, plan.geometry, flip_horizontal)
 
     def _pose_roles(self) -> Tuple[str, ...]:
@@ -320,9 +323,9 @@ class BodyPix:
             mask, part_ids = self._part_map(outputs, plan, segmentation_threshold)
         else:
             mask = person_mask(segments, plan.maps, segmentation_threshold)
-        poses = self._decode_poses(outputs, plan, options.max_detections, score_threshold, options.nms_radius, False)
         # body-pix keeps poses scoring at least score_threshold (its minPoseScore) for instances
-        poses = [pose for pose in poses if pose.score >= score_threshold][:options.max_detections]
+        poses = self._decode_poses(outputs, plan, options.max_detections, score_threshold, options.nms_radius, False,
+                                   min_pose_score=score_threshold)[:options.max_detections]
         instances = instance_labels(
             mask, person_grid(segments, segmentation_threshold), outputs["long_offsets"], poses,
             plan.geometry, self.output_stride, plan.lattice, options.refine_steps, options.min_keypoint_score,

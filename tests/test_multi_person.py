@@ -147,3 +147,26 @@ def test_local_maxima_match_a_direct_search():
                 if scores[y, x, k] >= 0.5 and not (window > scores[y, x, k]).any():
                     expected.add((y, x, k))
     assert found == expected
+
+
+@pytest.mark.parametrize("image_size, lattice_shape",
+                         [((1080, 1440), (66, 88)), ((481, 641), (31, 40)), ((100, 77), (9, 7))])
+def test_lattice_coverage_holds_where_nearest_upsampling_takes_person_labels_from(image_size, lattice_shape):
+    import cv2
+
+    from edge_bodypix.adapters.instances import lattice_coverage
+
+    rng = np.random.default_rng(sum(image_size))
+    mask = np.zeros(image_size, np.uint8)
+    for _ in range(5):
+        centre = (int(rng.integers(0, image_size[1])), int(rng.integers(0, image_size[0])))
+        cv2.circle(mask, centre, int(rng.integers(1, max(2, image_size[0] // 6))), 1, -1)
+    ids = np.arange(lattice_shape[0] * lattice_shape[1], dtype=np.int32).reshape(lattice_shape)
+    # each image pixel's lattice point, as instance_labels upsamples the lattice's labels
+    owner = cv2.resize(ids.astype(np.float32), image_size[::-1], interpolation=cv2.INTER_NEAREST_EXACT).astype(int)
+    expected = np.zeros(lattice_shape, bool)
+    expected.ravel()[np.unique(owner[mask == 1])] = True
+    covered = lattice_coverage(mask, lattice_shape)
+    assert covered[expected].all()  # every lattice point a person pixel reads is walked
+    # and few more: a block of 4x4 pixels reaches at most one lattice point further than its person pixels
+    assert (covered & ~expected).sum() <= 0.25 * expected.sum() + 4

@@ -10,6 +10,7 @@ from edge_bodypix.adapters.geometry import Geometry, input_resolution
 from edge_bodypix.adapters.segmentation import (
     SegmentationMaps,
     channel_argmax,
+    part_labels_on_grid,
     part_map,
     person_cells,
     person_mask,
@@ -138,3 +139,40 @@ def test_face_evidence_is_a_disc_per_weak_face_cell_in_image_pixels():
     assert math.isclose(y, 3 * 16 * 480 / 241) and math.isclose(x, 14 * 16 * 640 / 321)
     assert math.isclose(radius, 0.75 * 16 * 640 / 321)
     assert face_discs(segments, parts, geometry, mask_threshold=0.4) == ()  # 0.5 is a mask pixel then
+
+
+def dense_part_labels(parts, resampler):
+    """Reference: every channel interpolated at every resampled sample (edge weights clamped), then argmax."""
+    from edge_bodypix.adapters.geometry import Taps
+
+    def clamped(taps):
+        return Taps(taps.low, taps.high, np.clip(taps.frac, 0, 1)).matrix(parts.shape[0 if taps is resampler.rows else 1])
+
+    rows, cols = clamped(resampler.rows), clamped(resampler.cols)
+    values = np.einsum("ry,yxc,sx->rsc", rows, parts.astype(np.float64), cols)
+    return np.argmax(values, axis=2).astype(np.uint8)
+
+
+def part_like_grid(shape, seed, margin):
+    """Part logits as a network gives them: one part leads in each region, by `margin` over smooth noise."""
+    coarse = np.argmax(smooth_grid((shape[0] // 4 + 1, shape[1] // 4 + 1), 24, seed), axis=2)
+    regions = coarse.repeat(4, axis=0).repeat(4, axis=1)[:shape[0], :shape[1]]  # parts a few cells across
+    return smooth_grid(shape, 24, seed + 100) * 0.25 + margin * np.eye(24, dtype=np.float32)[regions]
+
+
+@pytest.mark.parametrize("slots", [1, 4, 24])
+@pytest.mark.parametrize("seed, margin", [(9, 4.0), (10, 0.5), (11, 8.0)])
+def test_part_labels_equal_the_argmax_over_every_channel(seed, margin, slots, monkeypatch):
+    # margin 0.5: nearly tied channels, so many cells are crowded with candidates and take the slow path;
+    # one slot sends every cell with two candidates there, 24 none
+    from edge_bodypix.adapters import segmentation
+
+    monkeypatch.setattr(segmentation, "PART_CANDIDATE_SLOTS", slots)
+    geometry, maps = build((480, 640))
+    parts = part_like_grid(geometry.grid_size, seed, margin)
+    whole = maps.parts.span((0, geometry.grid_size[0] - 1), (0, geometry.grid_size[1] - 1))
+    ours = part_labels_on_grid(parts, maps.parts, whole)
+    expected = dense_part_labels(parts, maps.parts)
+    assert len(np.unique(expected)) > 5
+    # float32 against float64 sums: only samples whose two best channels are within rounding may differ
+    assert (ours != expected).mean() < 1e-4

@@ -167,14 +167,14 @@ def test_guarded_video_never_shows_a_face_that_flickers_out(net, frames):
 @pytest.mark.parametrize("target", ["faces", "persons"])
 def test_a_face_in_a_car_mirror_is_protected_whole(net, target):
     # the person mask misses the mirror (score 0.35) and only the nose is a confident keypoint: the disc
-    # around it covered 47% of the face for faces and nothing for persons; the face evidence covers it all
+    # around it covers about half the face for faces (51%) and nothing for persons; the face evidence covers it all
     image = read_rgb(MIRROR)
     inference = net.infer(image, "medium", net.person_roles(parts=target == "faces", faces=True))
     result = net.postprocess(inference, parts=target == "faces")
     assert result.face_discs
     assert protected_region(result, target, default_margin(image.shape))[MIRROR_FACE].all()
     without = type(result)(result.width, result.height, result.data, result.all_poses)
-    assert protected_region(without, target, default_margin(image.shape))[MIRROR_FACE].mean() < 0.5
+    assert protected_region(without, target, default_margin(image.shape))[MIRROR_FACE].mean() < 0.6
 
 
 def test_face_evidence_far_from_any_face_keypoint_protects_nothing():
@@ -226,3 +226,48 @@ def test_the_entry_guard_starts_over_on_a_new_frame_size():
     for frame in moving_square_frames(at=(100, 70))[:5]:
         guard.update(frame)
     assert guard.update(np.zeros((60, 80, 3), np.uint8)) is None
+
+
+def random_blobs(seed, shape=(240, 320)):
+    rng = np.random.default_rng(seed)
+    blobs = np.zeros(shape, np.uint8)
+    for _ in range(6):
+        centre = (int(rng.integers(0, shape[1])), int(rng.integers(0, shape[0])))
+        axes = (int(rng.integers(3, 40)), int(rng.integers(3, 40)))
+        cv2.ellipse(blobs, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    return blobs.view(bool)
+
+
+def euclidean_distance_to(region):
+    """Exact distance of every pixel to the nearest pixel of `region`."""
+    return cv2.distanceTransform((~region).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+@pytest.mark.parametrize("seed, margin", [(1, 1), (2, 5), (3, 15), (4, 40)])
+def test_growing_a_region_covers_every_pixel_within_the_margin_and_little_more(seed, margin):
+    from edge_bodypix.privacy.regions import grow, shrink
+
+    region = random_blobs(seed)
+    distance = euclidean_distance_to(region)
+    grown = grow(region, margin)
+    assert grown[distance <= margin].all()  # privacy: nothing within the margin is left out
+    assert not grown[distance > 1.1 * margin + 1].any()  # and the chamfer metric overshoots by under 10%
+    # the background target grows the background: persons shrink by at least the margin, image edges included
+    shrunk = shrink(region, margin)
+    inside = cv2.distanceTransform(cv2.copyMakeBorder(region.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, 0),
+                                   cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    assert not shrunk[inside <= margin].any()
+    assert shrunk[inside > 1.1 * margin + 1].all()
+
+
+def test_a_strong_blur_at_reduced_resolution_looks_like_the_full_gaussian_blur():
+    from edge_bodypix.privacy.protection import _strong_blur
+    from edge_bodypix.rendering.blur import canvas_blur
+
+    image = read_rgb(SHARED / "images" / "pexels-karolina-grabowska-4378882.jpg")
+    for sigma, box in ((28.8, (198, 625, 614, 1034)), (12.0, (0, 300, 0, 250)), (40.0, (900, 1080, 1300, 1440))):
+        ours = _strong_blur(image, sigma, box).astype(np.float32)
+        full = canvas_blur(image, sigma, box).astype(np.float32)
+        assert ours.shape == full.shape
+        # measured 0.28-0.43 levels apart on average, at most 4 (the arbitrary-factor version: 0.31-0.53, 6)
+        assert np.abs(ours - full).mean() < 1.0 and np.abs(ours - full).max() <= 8

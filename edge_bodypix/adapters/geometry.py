@@ -187,13 +187,14 @@ def crop_source_coords(n_image: int, n_input: int, pad_before: int, pad_after: i
     return np.array([0.5 * (start + end) * (n_input - 1)])
 
 
-def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tuple[np.ndarray, int]:
+def resampling_taps(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tuple["Taps", int]:
     """Resample a grid so that one bilinear `cv2.resize` lands on `image_to_grid` (affine in y).
 
     `cv2.resize` samples source row `(y + 0.5) * n / N - 0.5` for output row y
-    of N. This returns the (n x n_grid) matrix of rows placed about `factor` per
-    grid cell so that, after resizing to N = len(image_to_grid) + 2 * margin
-    rows and dropping `margin` rows at each end, row y samples grid position
+    of N. This returns the n resampled rows, placed about `factor` per grid
+    cell, as two-tap interpolation weights over the grid (`Taps`), so that
+    after resizing them to N = len(image_to_grid) + 2 * margin rows and
+    dropping `margin` rows at each end, row y samples grid position
     `image_to_grid[y]`. The margin keeps OpenCV's edge clamping outside the
     image. The final upsampling is then one fast OpenCV call instead of a
     full-size matrix product.
@@ -206,20 +207,44 @@ def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tu
     n = max(2, int(round(samples_per_pixel * n_out)))
     spacing = step * n_out / n
     first = float(image_to_grid[0]) - spacing * ((margin + 0.5) * n / n_out - 0.5)
-    return _extrapolating_matrix(first + spacing * np.arange(n), n_grid), margin
+    return Taps.extrapolating(first + spacing * np.arange(n), n_grid), margin
 
 
-def _extrapolating_matrix(source: np.ndarray, n_in: int) -> np.ndarray:
-    """A linear interpolation matrix (rows sample a 1-D signal at fractional `source` positions) that
-    continues the edge cells' slopes beyond the grid.
+def resampling_matrix(image_to_grid: np.ndarray, n_grid: int, factor: int) -> Tuple[np.ndarray, int]:
+    """`resampling_taps` as an (n x n_grid) interpolation matrix (rows: resampled samples)."""
+    taps, margin = resampling_taps(image_to_grid, n_grid, factor)
+    return taps.matrix(n_grid), margin
 
-    Resampled rows just outside the grid then interpolate with the first rows
-    inside it along the edge cell's line, so image pixels at the edge get the
-    edge value exactly.
-    """
-    if n_in == 1:
-        return np.ones((len(source), 1), dtype=np.float64)
-    low = np.clip(np.floor(source), 0, n_in - 2).astype(np.intp)
-    frac = (source - low)[:, None]
-    identity = np.eye(n_in, dtype=np.float64)
-    return identity[low] * (1.0 - frac) + identity[low + 1] * frac
+
+@dataclass(frozen=True)
+class Taps:
+    """Linear interpolation of a 1-D signal at fractional positions: sample i is
+    `v[low[i]] + (v[high[i]] - v[low[i]]) * frac[i]`."""
+
+    low: np.ndarray  # (n,) intp
+    high: np.ndarray  # (n,) intp, low + 1 (low itself on a one-sample signal)
+    frac: np.ndarray  # (n,) float64, outside [0, 1] where the edge cells' slopes are continued
+
+    @classmethod
+    def extrapolating(cls, source: np.ndarray, n_in: int) -> "Taps":
+        """Taps for `source` positions that continue the edge cells' slopes beyond the signal.
+
+        Resampled rows just outside the grid then interpolate with the first rows
+        inside it along the edge cell's line, so image pixels at the edge get the
+        edge value exactly.
+        """
+        if n_in == 1:
+            zeros = np.zeros(len(source), dtype=np.intp)
+            return cls(zeros, zeros, np.zeros(len(source)))
+        low = np.clip(np.floor(source), 0, n_in - 2).astype(np.intp)
+        return cls(low, low + 1, source - low)
+
+    def matrix(self, n_in: int) -> np.ndarray:
+        identity = np.eye(n_in, dtype=np.float64)
+        frac = self.frac[:, None]
+        return identity[self.low] * (1.0 - frac) + identity[self.high] * frac
+
+    def span(self, first: int, last: int) -> slice:
+        """Samples that read any of the cells in [first, last] (low is sorted)."""
+        # a sample reads cells low and low + 1, so it touches [first, last] when low in [first - 1, last]
+        return slice(int(np.searchsorted(self.low, first - 1, "left")), int(np.searchsorted(self.low, last, "right")))

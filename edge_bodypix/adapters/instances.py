@@ -69,39 +69,59 @@ def strided_transform(geometry: Geometry, stride: int) -> Tuple[np.ndarray, np.n
     return scale / stride, ((pad + 1.0) * scale - 1.0) / stride
 
 
-def _bilinear_sampler(long_offsets: np.ndarray, keypoints: np.ndarray):
-    """Sample the 17 keypoints' (dy, dx) long offsets at fractional grid positions.
+class _OffsetSampler:
+    """Bilinear samples of the walked keypoints' (dy, dx) long offsets at grid positions.
 
-    Each grid cell stores its four bilinear corners packed as complex numbers
-    (dy + i dx), so one gather fetches everything a sample needs; corners
-    outside the grid repeat the edge, as WebGL textures clamp to the edge.
+    Each (grid cell, keypoint) holds its eight bilinear corner values in one
+    row (dy and dx at (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)), so one
+    gather fetches everything a sample needs; corners outside the grid repeat
+    the edge, as WebGL textures clamp to the edge.
     """
-    grid_h, grid_w = long_offsets.shape[:2]
-    packed = (long_offsets[:, :, :NUM_KEYPOINTS] + 1j * long_offsets[:, :, NUM_KEYPOINTS:]).astype(np.complex64)
-    below = np.concatenate([packed[1:], packed[-1:]], axis=0)
-    corners = np.stack([
-        packed, np.concatenate([packed[:, 1:], packed[:, -1:]], axis=1),
-        below, np.concatenate([below[:, 1:], below[:, -1:]], axis=1),
-    ], axis=-1)  # (h, w, 17, 4): (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)
-    table = corners.reshape(-1, 4)
-    keypoints = np.asarray(keypoints, dtype=np.intp)
 
-    def sample(gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
-        """Offsets at grid positions (n, 1) or (n, k) for each keypoint: (n, k) complex."""
+    def __init__(self, long_offsets: np.ndarray, keypoints: np.ndarray):
+        self.grid_h, self.grid_w = long_offsets.shape[:2]
+        keypoints = np.asarray(keypoints, dtype=np.intp)
+        self.count = len(keypoints)
+        table = np.empty((self.grid_h, self.grid_w, self.count, 2, 4), dtype=np.float32)
+        for d, plane in enumerate((long_offsets[:, :, keypoints], long_offsets[:, :, NUM_KEYPOINTS + keypoints])):
+            for corner, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+                target = table[:, :, :, d, corner]
+                target[:self.grid_h - dy, :self.grid_w - dx] = plane[dy:, dx:]
+                if dy:
+                    target[-1, :self.grid_w - dx] = plane[-1, dx:]
+                if dx:
+                    target[:, -1] = target[:, -2]
+        self.table = table.reshape(-1, 8)  # row: cell * K + keypoint
+        self.columns = np.arange(self.count, dtype=np.int32)
+
+    def locate(self, gy: np.ndarray, gx: np.ndarray):
+        """(cell index, wy, wx) of fractional grid positions."""
         fy, fx = np.floor(gy), np.floor(gx)
-        wy, wx = gy - fy, gx - fx
-        cell = np.clip(fy, 0, grid_h - 1).astype(np.intp) * grid_w + np.clip(fx, 0, grid_w - 1).astype(np.intp)
-        o = np.take(table, cell * NUM_KEYPOINTS + keypoints, axis=0)  # (..., 4); take beats fancy indexing
-        top = o[..., 0] + (o[..., 1] - o[..., 0]) * wx
-        bottom = o[..., 2] + (o[..., 3] - o[..., 2]) * wx
-        return top + (bottom - top) * wy
+        cell = (np.clip(fy, 0, self.grid_h - 1).astype(np.int32) * np.int32(self.grid_w)
+                + np.clip(fx, 0, self.grid_w - 1).astype(np.int32))
+        return cell, gy - fy, gx - fx
 
-    return sample
+    def sample(self, cell: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(dy, dx), each (n, K), at cells (n, K) or (n, 1) with their weights."""
+        index = cell * np.int32(self.count) + self.columns
+        c = np.ascontiguousarray(np.take(self.table, index.ravel(), axis=0).T).reshape(8, *index.shape)
+        result = []
+        for base in (0, 4):  # dy, then dx: the same arithmetic as before the table, bit for bit
+            top = c[base + 1] - c[base]
+            top *= wx
+            top += c[base]
+            bottom = c[base + 3] - c[base + 2]
+            bottom *= wx
+            bottom += c[base + 2]
+            bottom -= top
+            bottom *= wy
+            result.append(np.add(top, bottom, out=top))
+        return result[0], result[1]
 
 
 def walk_long_offsets(
     ys: np.ndarray, xs: np.ndarray, long_offsets: np.ndarray, geometry: Geometry, stride: int, refine_steps: int,
-    keypoints: Optional[np.ndarray] = None,
+    keypoints: Optional[np.ndarray] = None, sampler: Optional[_OffsetSampler] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Where each start point's walk ends for each of `keypoints` (default: all): (n, k) y and x in image pixels.
 
@@ -114,20 +134,26 @@ def walk_long_offsets(
         keypoints = np.arange(NUM_KEYPOINTS)
     height, width = geometry.image_size
     (ay, ax), (by, bx) = (v.astype(np.float32) for v in strided_transform(geometry, stride))
-    sample = _bilinear_sampler(long_offsets, keypoints)
+    if sampler is None:
+        sampler = _OffsetSampler(long_offsets, keypoints)
     start_y = ys.astype(np.float32)[:, None]
     start_x = xs.astype(np.float32)[:, None]
-    offset = sample(start_y * ay + by, start_x * ax + bx)
-    y = start_y + offset.real
-    x = start_x + offset.imag
+    y, x = sampler.sample(*sampler.locate(start_y * ay + by, start_x * ax + bx))
+    y += start_y
+    x += start_x
     last_row, last_col = np.float32(height - 1), np.float32(width - 1)
     half = np.float32(0.5)
+    gy, gx = np.empty_like(y), np.empty_like(x)
     for _ in range(refine_steps):
-        ry = np.floor(np.minimum(y, last_row) + half)
-        rx = np.floor(np.minimum(x, last_col) + half)
-        offset = sample(ry * ay + by, rx * ax + bx)
-        y += offset.real
-        x += offset.imag
+        for position, last, scale, shift, grid in ((y, last_row, ay, by, gy), (x, last_col, ax, bx, gx)):
+            np.minimum(position, last, out=grid)
+            grid += half
+            np.floor(grid, out=grid)  # the rounded pixel
+            grid *= scale
+            grid += shift  # its grid position
+        dy, dx = sampler.sample(*sampler.locate(gy, gx))
+        y += dy
+        x += dx
     return y, x
 
 
@@ -160,11 +186,13 @@ class _Assigner:
         self.keypoints = np.array(sorted({
             k for pose in poses for k, kp in enumerate(pose.keypoints) if kp.score > min_keypoint_score
         }), dtype=np.intp)
+        self.sampler = _OffsetSampler(long_offsets, self.keypoints) if len(self.keypoints) else None
 
     def __call__(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
         if len(iy) == 0 or len(self.keypoints) == 0:
             return np.full(len(iy), -1, dtype=np.int8)
-        end_y, end_x = walk_long_offsets(self.lattice.rows[iy], self.lattice.cols[ix], *self.args, self.keypoints)
+        end_y, end_x = walk_long_offsets(self.lattice.rows[iy], self.lattice.cols[ix], *self.args, self.keypoints,
+                                         self.sampler)
         distances = pose_distances(end_y, end_x, self.keypoints, self.poses, self.min_keypoint_score)
         nearest = np.argmin(distances, axis=1)
         best = distances[np.arange(len(nearest)), nearest]
@@ -176,11 +204,28 @@ def _block_index(n: int, coarse: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(coarse, np.arange(n), side="right") - 1, 0, max(len(coarse) - 2, 0))
 
 
+def _settled(labels: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Coarse points whose known neighbours (8-connected) all carry their own label."""
+    padded_labels = np.pad(labels, 1, constant_values=-3)
+    padded_known = np.pad(known, 1, constant_values=False)
+    rows, cols = labels.shape
+    settled = known.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                neighbour = padded_labels[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
+                settled &= ~padded_known[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] | (neighbour == labels)
+    return settled
+
+
 def coarse_to_fine_labels(needed: np.ndarray, assign, step: int) -> np.ndarray:
     """Labels for the `needed` lattice points, walking every `step`-th point and then only where they disagree.
 
-    Points inside a block whose four coarse corners agree take that label; the
-    rest (boundaries between people, edges of the needed region) are walked.
+    Points inside a block whose needed coarse corners (at least two of them)
+    all agree take that label; the rest (boundaries between people, narrow
+    parts of the needed region) are walked. On the eval photos this labels
+    every person pixel as walking every needed point does, with 2.4x fewer walks
+    than requiring four agreeing corners.
     """
     n_rows, n_cols = needed.shape
     labels = np.full(needed.shape, -1, dtype=np.int8)
@@ -193,10 +238,23 @@ def coarse_to_fine_labels(needed: np.ndarray, assign, step: int) -> np.ndarray:
     coarse = labels[np.ix_(coarse_rows, coarse_cols)]
     known = needed[np.ix_(coarse_rows, coarse_cols)]
     if coarse.shape[0] > 1 and coarse.shape[1] > 1:
-        same = ((coarse[:-1, :-1] == coarse[1:, :-1]) & (coarse[:-1, :-1] == coarse[:-1, 1:])
-                & (coarse[:-1, :-1] == coarse[1:, 1:]))
-        same &= known[:-1, :-1] & known[1:, :-1] & known[:-1, 1:] & known[1:, 1:]
-        block_label = np.where(same, coarse[:-1, :-1], np.int8(-2)).astype(np.int8)
+        quarters = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
+                    (slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))]
+        knowns = [known[q] for q in quarters]
+        values = [coarse[q] for q in quarters]
+        reference = np.select(knowns, values, np.int8(-2))  # the first needed corner's label
+        agree = np.ones(reference.shape, dtype=bool)
+        for k, v in zip(knowns, values):
+            agree &= ~k | (v == reference)
+        count = sum(k.astype(np.uint8) for k in knowns)
+        # a block with some corners outside the needed region is filled only when every needed coarse
+        # point around its needed corners agrees too (two people can meet at a silhouette's edge)
+        settled = _settled(coarse, known)
+        calm = np.ones(reference.shape, dtype=bool)
+        for k, q in zip(knowns, quarters):
+            calm &= ~k | settled[q]
+        agree &= (count >= 3) | ((count >= MIN_AGREEING_CORNERS) & calm)
+        block_label = np.where(agree, reference, np.int8(-2)).astype(np.int8)
         fine = block_label[_block_index(n_rows, coarse_rows)][:, _block_index(n_cols, coarse_cols)]
     else:
         fine = np.full(needed.shape, -2, dtype=np.int8)
@@ -206,6 +264,47 @@ def coarse_to_fine_labels(needed: np.ndarray, assign, step: int) -> np.ndarray:
     fine[wy, wx] = assign(wy, wx)
     fine[~needed] = -1
     return fine
+
+
+#: Needed coarse corners that must agree before `coarse_to_fine_labels` fills a block without walking it.
+MIN_AGREEING_CORNERS = 2
+#: `lattice_coverage` first reduces the mask by this factor (OpenCV's fast integer area average).
+COVERAGE_BLOCK = 4
+
+
+def lattice_coverage(mask: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """(n_rows x n_cols) bool: lattice points that are the nearest (`cv2.INTER_NEAREST_EXACT`) of some set
+    pixel of `mask`, i.e. whose label some person pixel takes, and possibly a few next to them.
+
+    The mask is reduced to blocks of `COVERAGE_BLOCK` pixels a side (any set
+    pixel sets a block), and a lattice point is covered when a block holding
+    one of its nearest pixels is set: box sums over the blocks' integral
+    image. (A per-pixel reduction cost 22 M instructions at 1440x1080 on
+    Cortex-A76; this under 2 M.)
+    """
+    height, width = mask.shape
+    block = COVERAGE_BLOCK
+    rows, cols = -(-height // block), -(-width // block)
+    padded = mask.view(np.uint8) * np.uint8(255)  # an average of 255s is never 0
+    if (rows * block, cols * block) != (height, width):
+        padded = cv2.copyMakeBorder(padded, 0, rows * block - height, 0, cols * block - width, cv2.BORDER_CONSTANT,
+                                    value=0)
+    blocks = (cv2.resize(padded, (cols, rows), interpolation=cv2.INTER_AREA) > 0).view(np.uint8)
+    sums = cv2.integral(blocks)  # (rows + 1, cols + 1) int32: set blocks above and left of each corner
+
+    def block_range(n_image: int, n_blocks: int, n: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Per lattice point along an axis: the first block holding one of its nearest pixels, and one
+        past the last."""
+        pixel_start = np.ceil(np.arange(n) * n_image / n - 0.5).astype(np.intp)  # owner(p) = i from here
+        pixel_end = np.ceil(np.arange(1, n + 1) * n_image / n - 0.5).astype(np.intp)
+        pixel_start, pixel_end = np.clip(pixel_start, 0, n_image), np.clip(pixel_end, 0, n_image)
+        pixel_end[-1] = n_image  # the last point owns the rest (owner is clamped)
+        return pixel_start // block, np.maximum(-(-pixel_end // block), pixel_start // block + 1)
+
+    r0, r1 = block_range(height, rows, shape[0])
+    c0, c1 = block_range(width, cols, shape[1])
+    inside = sums[np.ix_(r1, c1)] - sums[np.ix_(r0, c1)] - sums[np.ix_(r1, c0)] + sums[np.ix_(r0, c0)]
+    return inside > 0
 
 
 @dataclass
@@ -240,17 +339,21 @@ def _boxes(lattice_labels: np.ndarray, count: int, image_size: Tuple[int, int]) 
     """Image-pixel boxes covering every pixel whose nearest lattice point carries each label."""
     n_rows, n_cols = lattice_labels.shape
     height, width = image_size
+    own = lattice_labels[None] == np.arange(count, dtype=np.int8)[:, None, None]  # (count, rows, cols)
+    rows, cols = own.any(axis=2), own.any(axis=1)
+    found = rows.any(axis=1)
+    first_row, last_row = np.argmax(rows, axis=1), n_rows - 1 - np.argmax(rows[:, ::-1], axis=1)
+    first_col, last_col = np.argmax(cols, axis=1), n_cols - 1 - np.argmax(cols[:, ::-1], axis=1)
     boxes = []
     for index in range(count):
-        rows, cols = np.nonzero(lattice_labels == index)
-        if rows.size == 0:
+        if not found[index]:
             boxes.append((0, 0, 0, 0))
             continue
         boxes.append((
-            max(int(np.floor((rows.min() - 0.5) * height / n_rows)) - 1, 0),
-            min(int(np.ceil((rows.max() + 1.5) * height / n_rows)) + 1, height),
-            max(int(np.floor((cols.min() - 0.5) * width / n_cols)) - 1, 0),
-            min(int(np.ceil((cols.max() + 1.5) * width / n_cols)) + 1, width),
+            max(int(np.floor((first_row[index] - 0.5) * height / n_rows)) - 1, 0),
+            min(int(np.ceil((last_row[index] + 1.5) * height / n_rows)) + 1, height),
+            max(int(np.floor((first_col[index] - 0.5) * width / n_cols)) - 1, 0),
+            min(int(np.ceil((last_col[index] + 1.5) * width / n_cols)) + 1, width),
         ))
     return boxes
 
@@ -263,8 +366,9 @@ def instance_labels(
     """Index of the pose each person pixel belongs to (-1 for background and unassigned pixels).
 
     `person_grid` (h x w bool) marks output-grid cells that may hold person
-    pixels; walks start only from lattice points within one cell of them,
-    first every `coarse_step`-th one, then the rest where those disagree.
+    pixels; walks start only from lattice points within one cell of them whose
+    nearest pixels include a person pixel, first every `coarse_step`-th one,
+    then the rest where those disagree.
     `poses` are in image pixels, unflipped, at most 127.
     """
     height, width = geometry.image_size
@@ -275,11 +379,12 @@ def instance_labels(
     (ay, ax), (by, bx) = strided_transform(geometry, stride)
     cell_rows = np.clip(np.floor(lattice.rows * ay + by + 0.5), 0, grid_h - 1).astype(np.intp)
     cell_cols = np.clip(np.floor(lattice.cols * ax + bx + 0.5), 0, grid_w - 1).astype(np.intp)
-    needed = near[cell_rows][:, cell_cols]
+    needed = near[cell_rows][:, cell_cols] & lattice_coverage(mask, lattice.shape)
     assign = _Assigner(lattice, long_offsets, poses, geometry, stride, refine_steps, min_keypoint_score)
     lattice_labels = coarse_to_fine_labels(needed, assign, coarse_step)
+    lattice_labels += np.int8(1)  # -1 becomes 0 (before upsampling: 5800 points, not 1.5 M pixels)
     labels = cv2.resize(lattice_labels.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-    labels += np.uint8(1)  # -1 (255) wraps to 0
+    lattice_labels -= np.int8(1)
     labels *= mask
     labels -= np.uint8(1)  # background back to -1 (255)
     return InstanceLabels(labels.view(np.int8), _boxes(lattice_labels, len(poses), geometry.image_size))

@@ -97,11 +97,16 @@ def local_maxima(scores: np.ndarray, score_threshold: float, radius: int = LOCAL
     body-pix `buildPartWithScoreQueue` / `scoreIsMaximumInLocalWindow`, vectorised.
     """
     height, width, _ = scores.shape
+    # the square window's maximum as a maximum along the columns of maxima along the rows
     padded = np.pad(scores, ((radius, radius), (radius, radius), (0, 0)), constant_values=-np.inf)
-    window_max = scores.copy()
+    rows = padded[:, radius:radius + width].copy()
+    for dx in range(2 * radius + 1):
+        if dx != radius:
+            np.maximum(rows, padded[:, dx:dx + width], out=rows)
+    window_max = rows[radius:radius + height].copy()
     for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            np.maximum(window_max, padded[dy:dy + height, dx:dx + width], out=window_max)
+        if dy != radius:
+            np.maximum(window_max, rows[dy:dy + height], out=window_max)
     candidates = (scores >= score_threshold) & (scores >= window_max)
     return np.argwhere(candidates)
 
@@ -116,19 +121,26 @@ def _traverse(
     edge: int, source: Tuple[float, float], target_id: int, scores: np.ndarray, offsets: np.ndarray,
     stride: int, displacements: np.ndarray,
 ) -> Tuple[Tuple[float, float], float]:
-    """body-pix `traverseToTargetKeypoint`: follow one skeleton edge, then refine with short offsets."""
+    """body-pix `traverseToTargetKeypoint`: follow one skeleton edge, then refine with short offsets.
+
+    `_near_index` is inlined (floor(v / stride + 0.5), clamped): this runs 16 times per pose.
+    """
     height, width = scores.shape[:2]
-    num_edges = displacements.shape[2] // 2
-    near = _near_index
-    sy, sx = near(source[0], stride, height), near(source[1], stride, width)
+    last_y, last_x = height - 1, width - 1
+    floor = math.floor
+    sy, sx = floor(source[0] / stride + 0.5), floor(source[1] / stride + 0.5)
+    sy = 0 if sy < 0 else (last_y if sy > last_y else sy)
+    sx = 0 if sx < 0 else (last_x if sx > last_x else sx)
     y = source[0] + displacements.item(sy, sx, edge)
-    x = source[1] + displacements.item(sy, sx, num_edges + edge)
+    x = source[1] + displacements.item(sy, sx, displacements.shape[2] // 2 + edge)
     offset_item = offsets.item
     for _ in range(OFFSET_REFINE_STEPS):
-        ty, tx = near(y, stride, height), near(x, stride, width)
+        ty, tx = floor(y / stride + 0.5), floor(x / stride + 0.5)
+        ty = 0 if ty < 0 else (last_y if ty > last_y else ty)
+        tx = 0 if tx < 0 else (last_x if tx > last_x else tx)
         y = ty * stride + offset_item(ty, tx, target_id)
         x = tx * stride + offset_item(ty, tx, target_id + NUM_KEYPOINTS)
-    return (y, x), scores.item(near(y, stride, height), near(x, stride, width), target_id)
+    return (y, x), scores.item(_near_index(y, stride, height), _near_index(x, stride, width), target_id)
 
 
 def decode_pose(
@@ -172,6 +184,7 @@ def decode_multiple_poses(
     squared_radius = float(nms_radius) ** 2
     poses: List[RawPose] = []
     found: List[List[Tuple[float, float]]] = [[] for _ in range(NUM_KEYPOINTS)]  # accepted positions per keypoint
+    accepted = np.empty((max(max_detections, 0), NUM_KEYPOINTS, 2), dtype=np.float64)  # the poses' positions
 
     def near_found(k: int, y: float, x: float) -> bool:
         """body-pix `withinNmsRadiusOfCorrespondingPoint`."""
@@ -187,11 +200,12 @@ def decode_multiple_poses(
             (score, y, x, k), scores, offsets, output_stride, displacement_fwd, displacement_bwd)
         # body-pix `getInstanceScore`: keypoints not overlapping earlier poses count, averaged over all 17
         if poses:
-            earlier = np.stack([pose.positions for pose in poses])
+            earlier = accepted[:len(poses)]
             overlapped = (((earlier - positions) ** 2).sum(axis=2) <= squared_radius).any(axis=0)
             kept = keypoint_scores[~overlapped]
         else:
             kept = keypoint_scores
+        accepted[len(poses)] = positions
         pose_score = sum(kept.tolist()) / NUM_KEYPOINTS  # sequential, as JavaScript's reduce adds
         poses.append(RawPose(positions, keypoint_scores, pose_score))
         for i, (py, px) in enumerate(positions.tolist()):
@@ -214,13 +228,15 @@ def flip_pose_horizontal(pose: Pose, image_width: int) -> Pose:
 
 def scale_poses(poses: List[RawPose], geometry: Geometry, flip_horizontal: bool = False) -> List[Pose]:
     """Model-input positions to image pixels (body-pix `scaleAndFlipPoses`), as `Pose` results."""
+    if not poses:
+        return []
+    # all poses at once, then plain floats: per-keypoint numpy indexing was most of the cost
+    yx = geometry.input_to_image(np.concatenate([pose.positions for pose in poses])).tolist()
     results = []
-    for pose in poses:
-        yx = geometry.input_to_image(pose.positions)
-        keypoints = tuple(
-            Keypoint(part=name, position=(float(yx[i, 1]), float(yx[i, 0])), score=float(pose.scores[i]))
-            for i, name in enumerate(KEYPOINT_NAMES)
-        )
+    for p, pose in enumerate(poses):
+        rows = yx[p * NUM_KEYPOINTS:(p + 1) * NUM_KEYPOINTS]
+        keypoints = tuple(Keypoint(part=name, position=(x, y), score=score)
+                          for name, (y, x), score in zip(KEYPOINT_NAMES, rows, pose.scores.tolist()))
         scaled = Pose(keypoints=keypoints, score=pose.score)
         results.append(flip_pose_horizontal(scaled, geometry.image_size[1]) if flip_horizontal else scaled)
     return results

@@ -27,12 +27,15 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from .geometry import Geometry, align_corners_scale, resampling_matrix
+from .geometry import Geometry, Taps, align_corners_scale, resampling_taps
 
-#: Resampled rows per grid cell for the person logits: at stride 16 one per input
-#: pixel, the pitch at which body-pix itself interpolates (mask edges then agree
-#: with body-pix to within a pixel; 8 costs a little less and doubles the error).
-MASK_FACTOR = 16
+#: Resampled rows per grid cell for the person logits: at stride 16 one per 1.33 input
+#: pixels, near the pitch at which body-pix itself interpolates. Mask pixels that differ
+#: from body-pix's (sigmoid between its two resizes): 0.06-0.17% at 12 on the shared
+#: photos, the same as at 16, which costs a quarter more; 8 raises it by half.
+MASK_FACTOR = 12
+#: Byte levels per logit when the person logits are upsampled (see `person_mask`).
+MASK_LEVELS_PER_LOGIT = 32
 
 
 #: Grid cells whose person score passes this (well below a mask's 0.7) and whose likeliest part is a
@@ -53,39 +56,47 @@ def threshold_logit(threshold: float) -> float:
 
 @dataclass
 class Resampler:
-    """Grid -> resampled grid matrices for one geometry; `cv2.resize` and a crop do the rest."""
+    """Grid -> resampled grid for one geometry: a small matrix product across columns and two-tap
+    interpolation down the rows (`Taps`); `cv2.resize` and a crop do the rest."""
 
-    rows: np.ndarray  # (n_rows, h)
-    cols_t: np.ndarray  # (w, n_cols)
+    rows: Taps
+    cols: Taps
+    cols_t: np.ndarray  # (w, n_cols) float32: the columns' taps as a matrix (a product over a few grid rows)
+    row_frac: np.ndarray  # (n_rows, 1) float32: rows.frac, ready to broadcast
     resized_wh: Tuple[int, int]  # cv2.resize target (image plus margins)
     crop: Tuple[slice, slice]  # the image inside the resized target
-    row_cells: np.ndarray  # (n_rows,) grid row of the first neighbour each resampled row reads
-    col_cells: np.ndarray  # (n_cols,)
 
     @classmethod
     def build(cls, geometry: Geometry, factor: int) -> "Resampler":
-        rows, row_margin = resampling_matrix(geometry.image_to_grid_coords(0), geometry.grid_size[0], factor)
-        cols, col_margin = resampling_matrix(geometry.image_to_grid_coords(1), geometry.grid_size[1], factor)
+        rows, row_margin = resampling_taps(geometry.image_to_grid_coords(0), geometry.grid_size[0], factor)
+        cols, col_margin = resampling_taps(geometry.image_to_grid_coords(1), geometry.grid_size[1], factor)
         height, width = geometry.image_size
         return cls(
-            rows=rows.astype(np.float32),
-            cols_t=np.ascontiguousarray(cols.T, dtype=np.float32),
+            rows=rows,
+            cols=cols,
+            cols_t=np.ascontiguousarray(cols.matrix(geometry.grid_size[1]).T, dtype=np.float32),
+            row_frac=rows.frac.astype(np.float32)[:, None],
             resized_wh=(width + 2 * col_margin, height + 2 * row_margin),
             crop=(slice(row_margin, row_margin + height), slice(col_margin, col_margin + width)),
-            row_cells=np.argmax(rows != 0, axis=1),
-            col_cells=np.argmax(cols != 0, axis=1),
         )
 
     def span(self, grid_rows: Tuple[int, int], grid_cols: Tuple[int, int]) -> Tuple[slice, slice]:
         """Resampled rows and columns that read any grid cell in the given inclusive ranges."""
-        def axis_span(cells: np.ndarray, first: int, last: int) -> slice:
-            # a sample reads cells c and c + 1, so it touches [first, last] when c in [first - 1, last]
-            return slice(int(np.searchsorted(cells, first - 1, "left")), int(np.searchsorted(cells, last, "right")))
-        return axis_span(self.row_cells, *grid_rows), axis_span(self.col_cells, *grid_cols)
+        return self.rows.span(*grid_rows), self.cols.span(*grid_cols)
 
     @property
     def shape(self) -> Tuple[int, int]:
-        return self.rows.shape[0], self.cols_t.shape[1]
+        return len(self.rows.low), len(self.cols.low)
+
+    def resample(self, grid: np.ndarray) -> np.ndarray:
+        """A 2-D grid (h x w) resampled: (n_rows x n_cols) float32."""
+        columns = grid @ self.cols_t
+        resampled = columns[self.rows.low]  # whole rows copied
+        step = columns[self.rows.high]
+        np.subtract(step, resampled, out=step)
+        step *= self.row_frac
+        resampled += step
+        return resampled
 
     def to_image(self, grid: np.ndarray, interpolation: int, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Upsample a resampled grid to the image (a view into `out` or a new array)."""
@@ -94,12 +105,12 @@ class Resampler:
 
 @dataclass
 class SegmentationMaps:
-    """Per-geometry resampling matrices and the output buffer, reused frame after frame."""
+    """Per-geometry resampling and the mask's upsampling buffer, reused frame after frame."""
 
     geometry: Geometry
     mask: Resampler
     parts: Resampler
-    logits: np.ndarray  # float32 scratch buffer, image size plus the mask resampler's margins
+    levels: np.ndarray  # uint8 scratch buffer, image size plus the mask resampler's margins
 
     @classmethod
     def build(cls, geometry: Geometry, part_factor: int) -> "SegmentationMaps":
@@ -108,36 +119,47 @@ class SegmentationMaps:
             geometry=geometry,
             mask=mask,
             parts=Resampler.build(geometry, part_factor),
-            logits=np.empty(mask.resized_wh[::-1], dtype=np.float32),
+            levels=np.empty(mask.resized_wh[::-1], dtype=np.uint8),
         )
 
 
 def segment_logits_to_image(segment_logits: np.ndarray, maps: SegmentationMaps) -> np.ndarray:
-    """Person logits resized and cropped to the image (body-pix `scaleAndCropToInputTensorShape`).
-
-    Returns a view of `maps.logits`, which the next call on the same maps overwrites.
-    """
-    resampled = maps.mask.rows @ segment_logits @ maps.mask.cols_t
-    return maps.mask.to_image(resampled, cv2.INTER_LINEAR, out=maps.logits)
+    """Person logits (float32) resized and cropped to the image (body-pix `scaleAndCropToInputTensorShape`)."""
+    return maps.mask.to_image(maps.mask.resample(segment_logits), cv2.INTER_LINEAR)
 
 
 def person_mask(segment_logits: np.ndarray, maps: SegmentationMaps, threshold: float) -> np.ndarray:
-    """HxW uint8 mask, 1 where sigmoid(logit) > threshold (body-pix `toMaskTensor`)."""
-    logits = segment_logits_to_image(segment_logits, maps)
-    return np.greater(logits, threshold_logit(threshold)).view(np.uint8)
+    """HxW uint8 mask, 1 where sigmoid(logit) > threshold (body-pix `toMaskTensor`).
 
-
-def channel_argmax(values: np.ndarray) -> np.ndarray:
-    """Index of the largest of C planes (C x H x W) per pixel, the first on ties, as uint8.
-
-    Several times faster than `np.argmax(axis=0)`, which walks the strided
-    axis: every step here is an elementwise pass over contiguous planes.
+    The logits are upsampled as bytes: `MASK_LEVELS_PER_LOGIT` levels per logit
+    about the threshold (saturating beyond 8 logits either side, which no two
+    neighbouring resampled values span), so the image-sized pass is OpenCV's
+    fixed-point bilinear resize and a byte threshold, not float arithmetic.
+    Pixels within 1/16 of a logit of the threshold may fall either way.
     """
-    count = values.shape[0]
-    best = values.max(axis=0)
+    logit = threshold_logit(threshold)
+    if math.isinf(logit):
+        return np.full(maps.geometry.image_size, 1 if logit < 0 else 0, dtype=np.uint8)
+    levels = (segment_logits - np.float32(logit)) * np.float32(MASK_LEVELS_PER_LOGIT)
+    levels += np.float32(128.0)  # the threshold sits between levels 127 and 128 once truncated below
+    resampled = maps.mask.resample(levels)
+    np.clip(resampled, 0, 255, out=resampled)  # astype truncates: floor(128 + x) is round(127.5 + x)
+    upsampled = maps.mask.to_image(resampled.astype(np.uint8), cv2.INTER_LINEAR, out=maps.levels)
+    return cv2.threshold(upsampled, 127, 1, cv2.THRESH_BINARY)[1]
+
+
+def channel_argmax(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Index of the largest of C planes along `axis` (C x H x W by default) per pixel, the first on ties, as uint8.
+
+    Several times faster than `np.argmax`, which walks the strided axis: every
+    step here is an elementwise pass over contiguous rows.
+    """
+    count = values.shape[axis]
+    best = values.max(axis=axis, keepdims=True)
     hits = np.equal(values, best).view(np.uint8)
-    hits *= np.arange(count, 0, -1, dtype=np.uint8).reshape(count, 1, 1)  # weight count - c
-    labels = hits.max(axis=0)
+    weights = np.arange(count, 0, -1, dtype=np.uint8).reshape((count,) + (1,) * (values.ndim - 1 - axis))
+    hits *= weights  # weight count - c
+    labels = hits.max(axis=axis)
     return np.subtract(np.uint8(count), labels, out=labels)
 
 
@@ -159,15 +181,142 @@ def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple
     return (int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max()))
 
 
+#: Candidate channels interpolated per grid cell in `part_labels_on_grid`'s main pass; cells with more
+#: (ambiguous background, where several parts score alike: 14% of cells on the one-person photo) are
+#: computed apart over all of theirs.
+PART_CANDIDATE_SLOTS = 4
+
+
+def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Per grid cell, the channels that can be the largest anywhere inside it, in channel order.
+
+    `corners` is (4, C, cells): each cell's four corner vectors. Inside a cell
+    every channel's value is a convex combination of its corner values, so a
+    channel that is below another at all four corners is below it everywhere
+    and can never win; the rival tried is the channel whose smallest corner
+    value is largest (this leaves one or two candidates in most cells of a real
+    part map, more than four in 6% of them). Returns ((slots,
+    cells) uint8 channel ids, the first candidate repeated after the last;
+    (cells,) bool: cells with more candidates than slots; the most candidates
+    of any cell).
+    """
+    lowest = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
+    leader = lowest == lowest.max(axis=0)  # the channel whose smallest corner value is largest (or tied ones)
+    possible = np.zeros(lowest.shape, dtype=bool)
+    for corner in corners:
+        # the leader's value at this corner (the least of tied leaders: each of them then beats what is below)
+        possible |= corner >= np.where(leader, corner, np.inf).min(axis=0)
+    position = np.cumsum(possible, axis=0, dtype=np.int16)
+    position -= 1
+    most = int(position[-1].max()) + 1
+    channel, cell = np.nonzero(possible & (position < slots))
+    table = np.empty((slots, possible.shape[1]), dtype=np.uint8)
+    table[:] = np.argmax(possible, axis=0)
+    table[position[channel, cell], cell] = channel
+    return table, position[-1] >= slots, most
+
+
+def argmax_of_rows(values: np.ndarray, axis: int) -> np.ndarray:
+    """Index (uint8) of the largest of a few slices along `axis`, the first on ties: a pass per slice."""
+    slices = np.moveaxis(values, axis, 0)
+    best = slices[0].copy()
+    index = np.zeros(best.shape, dtype=np.uint8)
+    for k in range(1, len(slices)):
+        better = np.greater(slices[k], best)
+        np.copyto(index, np.uint8(k), where=better)
+        np.maximum(best, slices[k], out=best)
+    return index
+
+
+def _crowded_labels(corners, cells, fy, fx):
+    """Argmax over every candidate of a few crowded cells at their samples: corners (4, C, cells) of the
+    crowded cells only, `cells` each sample's index into them, fy and fx its weights; uint8 channel ids.
+
+    Cells with up to twice the main pass's candidates go apart from the few with
+    more; samples run along the last axis, so every pass is a long contiguous row.
+    """
+    count, n_cells = corners.shape[1:]
+    table, _, most = part_candidates(corners, count)
+    few = ~part_candidates(corners, 2 * PART_CANDIDATE_SLOTS)[1]
+    labels = np.empty(len(cells), dtype=np.uint8)
+    by_cell = np.ascontiguousarray(corners.transpose(2, 0, 1)).reshape(n_cells, -1)  # (cells, 4 x C)
+    for group, width in ((few, 2 * PART_CANDIDATE_SLOTS), (~few, most)):
+        samples = np.flatnonzero(group[cells])
+        if samples.size == 0:
+            continue
+        width = min(width, most)
+        # each cell's 4 x width candidate values, one contiguous chunk to copy per sample; samples go last
+        chosen = (np.arange(4)[:, None, None] * count + table[None, :width, :].astype(np.intp)).transpose(2, 0, 1)
+        values = np.take_along_axis(by_cell, chosen.reshape(n_cells, -1), axis=1)  # (cells, 4 x width)
+        at = np.ascontiguousarray(np.take(values, cells[samples], axis=0).T).reshape(4, width, -1)
+        wx, wy = fx[samples], fy[samples]
+        top = at[0] + (at[1] - at[0]) * wx
+        bottom = at[2] + (at[3] - at[2]) * wx
+        top += (bottom - top) * wy
+        slot = argmax_of_rows(top, axis=0)
+        labels[samples] = np.take(table[:width].ravel(), slot.astype(np.intp) * n_cells + cells[samples])
+    return labels
+
+
 def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler, span: Tuple[slice, slice]) -> np.ndarray:
-    """Argmax of the part logits on the resampled part grid (uint8), computed only inside `span`."""
-    grid_h, grid_w, count = part_logits.shape
-    row_span, col_span = span
+    """Argmax of the part logits on the resampled part grid (uint8), computed only inside `span`.
+
+    The argmax of a bilinear interpolation inside a grid cell is one of the
+    cell's few `part_candidates` (one or two of the 24 channels in most
+    cells), so only `PART_CANDIDATE_SLOTS` of them are interpolated: across
+    the columns, then down the rows by copying whole rows. The samples of
+    cells with more candidates are computed apart over all of theirs. Exact
+    (ties go to the first channel, as `np.argmax`); samples beyond the grid's
+    edge take the edge cell's values instead of continuing its slope.
+    """
     labels = np.zeros(resampler.shape, dtype=np.uint8)
-    channels_first = np.ascontiguousarray(np.moveaxis(part_logits, -1, 0), dtype=np.float32)
-    cols_t = resampler.cols_t[:, col_span]
-    columns = (channels_first.reshape(count * grid_h, grid_w) @ cols_t).reshape(count, grid_h, -1)
-    labels[row_span, col_span] = channel_argmax(np.matmul(resampler.rows[row_span], columns))
+    row_span, col_span = span
+    rows, cols = resampler.rows, resampler.cols
+    row_low, col_low = rows.low[row_span], cols.low[col_span]
+    if row_low.size == 0 or col_low.size == 0:
+        return labels
+    grid_h, grid_w, count = part_logits.shape
+    r0, c0 = int(row_low[0]), int(col_low[0])
+    cell_rows, cell_cols = np.arange(r0, int(row_low[-1]) + 1), np.arange(c0, int(col_low[-1]) + 1)
+    below, right = np.minimum(cell_rows + 1, grid_h - 1), np.minimum(cell_cols + 1, grid_w - 1)
+    n_down, n_across = len(cell_rows), len(cell_cols)
+    channels_first = np.ascontiguousarray(np.moveaxis(part_logits, -1, 0), dtype=np.float32)  # (C, h, w)
+    top, bottom = channels_first[:, cell_rows], channels_first[:, below]
+    corners = np.stack([top[:, :, cell_cols], top[:, :, right], bottom[:, :, cell_cols], bottom[:, :, right]])
+    corners = corners.reshape(4, count, n_down * n_across)  # (corner, channel, cell)
+    slots = PART_CANDIDATE_SLOTS
+    table, crowded, _ = part_candidates(corners, slots)
+    cell_index = np.arange(n_down * n_across)
+    picked = corners[:, table.astype(np.intp), cell_index]  # (corner, slot, cell)
+    # (corner, slot, down, across) -> (across, x, y, down, slot): a sample column's cell is one chunk to copy
+    pairs = picked.reshape(2, 2, slots, n_down, n_across).transpose(4, 1, 0, 3, 2)
+    cell_x = col_low - c0
+    fx = np.clip(cols.frac[col_span], 0.0, 1.0).astype(np.float32)
+    pairs = np.take(np.ascontiguousarray(pairs), cell_x, axis=0)  # (n_cols, x, y, down, slot)
+    across = pairs[:, 0]
+    step = pairs[:, 1]
+    step -= across
+    step *= fx[:, None, None, None]
+    across += step
+    across = np.ascontiguousarray(across.transpose(1, 2, 3, 0))  # (y, down, slot, n_cols)
+    cell_y = row_low - r0
+    fy = np.clip(rows.frac[row_span], 0.0, 1.0).astype(np.float32)
+    sampled = np.take(across[0], cell_y, axis=0)  # whole rows copied
+    step = np.take(across[1], cell_y, axis=0)
+    np.subtract(step, sampled, out=step)
+    step *= fy[:, None, None]
+    sampled += step  # (n_rows, slots, n_cols)
+    slot = argmax_of_rows(sampled, axis=1)
+    cell = (cell_y * n_across).astype(np.int32)[:, None] + cell_x.astype(np.int32)[None, :]
+    window = np.take(table.ravel(), slot.astype(np.int32) * np.int32(n_down * n_across) + cell)
+    if crowded.any():
+        at = np.flatnonzero(crowded.reshape(n_down, n_across)[cell_y][:, cell_x])
+        iy, ix = np.divmod(at, len(cell_x))
+        which = np.flatnonzero(crowded)
+        renumbered = np.zeros(len(crowded), dtype=np.int32)
+        renumbered[which] = np.arange(len(which), dtype=np.int32)
+        window.ravel()[at] = _crowded_labels(corners[:, :, which], renumbered[cell.ravel()[at]], fy[iy], fx[ix])
+    labels[row_span, col_span] = window
     return labels
 
 
@@ -183,9 +332,11 @@ def part_map(
     if cells is None or not mask.any():
         return np.full(maps.geometry.image_size, -1, dtype=np.int32)
     labels = part_labels_on_grid(part_logits, maps.parts, maps.parts.span(*cells))
-    image_labels = maps.parts.to_image(labels, cv2.INTER_NEAREST_EXACT) + np.uint8(1)
+    labels += np.uint8(1)  # on the grid: 1..24, so that the mask can zero the background
+    image_labels = maps.parts.to_image(labels, cv2.INTER_NEAREST_EXACT)
     image_labels *= mask
-    return np.subtract(image_labels, 1, dtype=np.int32)
+    image_labels -= np.uint8(1)  # background wraps to 255, -1 as int8
+    return image_labels.view(np.int8).astype(np.int32)
 
 
 def face_discs(

@@ -48,22 +48,39 @@ def _strong_blur(image: np.ndarray, sigma: float, box) -> np.ndarray:
     """A Gaussian blur of the box, computed at reduced resolution when sigma is large.
 
     Blurring with sigma s at 1/k the resolution (sigma s/k, then a bilinear
-    upscale) looks the same for privacy and costs about k^4 times less; k
-    keeps the reduced sigma at 3 pixels or more.
+    upscale) looks the same for privacy and costs about k^4 times less. k is
+    the largest power of two that keeps the reduced sigma at 3 pixels or more,
+    so the reduction is exact 2x area averages (OpenCV's fast path: an
+    arbitrary factor cost 10 M instructions on a face's window on Cortex-A76,
+    this under 1 M); the window is aligned to k pixels of the frame, and only
+    the box is brought back to full resolution.
     """
-    factor = int(sigma // 3)
+    factor = 1
+    while sigma / (2 * factor) >= 3:
+        factor *= 2
     if factor < 2:
         return canvas_blur(image, sigma, box)
     y0, y1, x0, x1 = box
     height, width = image.shape[:2]
     pad = int(math.ceil(3 * sigma))
-    cy0, cy1, cx0, cx1 = max(y0 - pad, 0), min(y1 + pad, height), max(x0 - pad, 0), min(x1 + pad, width)
+    cy0, cx0 = max(y0 - pad, 0) // factor * factor, max(x0 - pad, 0) // factor * factor
+    cy1, cx1 = min(y1 + pad, height), min(x1 + pad, width)
     window = image[cy0:cy1, cx0:cx1]
-    small_size = (max(1, (cx1 - cx0) // factor), max(1, (cy1 - cy0) // factor))
-    small = cv2.resize(window, small_size, interpolation=cv2.INTER_AREA)
+    short_y, short_x = -(cy1 - cy0) % factor, -(cx1 - cx0) % factor
+    if short_y or short_x:  # the frame's edge: replicate it up to whole cells
+        window = cv2.copyMakeBorder(window, 0, short_y, 0, short_x, cv2.BORDER_REPLICATE)
+    small = window
+    for _ in range(int(math.log2(factor))):
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
     small = canvas_blur(small, sigma / factor)
-    large = cv2.resize(small, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
-    return large[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    # the small cells the box reads (one more each side for the bilinear neighbours), upscaled by the factor
+    by0, bx0 = max((y0 - cy0) // factor - 1, 0), max((x0 - cx0) // factor - 1, 0)
+    by1 = min(-(-(y1 - cy0) // factor) + 1, small.shape[0])
+    bx1 = min(-(-(x1 - cx0) // factor) + 1, small.shape[1])
+    large = cv2.resize(small[by0:by1, bx0:bx1], ((bx1 - bx0) * factor, (by1 - by0) * factor),
+                       interpolation=cv2.INTER_LINEAR)
+    top, left = cy0 + by0 * factor, cx0 + bx0 * factor
+    return large[y0 - top:y1 - top, x0 - left:x1 - left]
 
 
 def _pixelate(window: np.ndarray, cell: float) -> np.ndarray:
@@ -156,9 +173,12 @@ def region_boxes(region: np.ndarray, step: int = 4):
     y0, y1, x0, x1 = box
     window = region[y0:y1, x0:x1].view(np.uint8) * np.uint8(255)
     small_size = (max(1, -(-(x1 - x0) // step)), max(1, -(-(y1 - y0) // step)))
+    # padded to whole cells, so that the area average is OpenCV's fast integer-factor one
+    window = cv2.copyMakeBorder(window, 0, small_size[1] * step - (y1 - y0), 0, small_size[0] * step - (x1 - x0),
+                                cv2.BORDER_CONSTANT, value=0)
     small = cv2.resize(window, small_size, interpolation=cv2.INTER_AREA)
     count, _, stats, _ = cv2.connectedComponentsWithStats((small > 0).view(np.uint8), connectivity=8)
-    scale_y, scale_x = (y1 - y0) / small_size[1], (x1 - x0) / small_size[0]
+    scale_y, scale_x = step, step
     boxes = []
     for left, top, width, height, _ in stats[1:count]:
         boxes.append((

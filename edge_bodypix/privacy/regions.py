@@ -52,8 +52,9 @@ def person_region(items: Sequence[Result], shape) -> np.ndarray:
     return region
 
 
-def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3) -> np.ndarray:
-    """HxW bool: face parts (ids 0 and 1) of part results, and discs around face keypoints and face evidence.
+def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3, margin: int = 0) -> np.ndarray:
+    """HxW bool: face parts (ids 0 and 1) of part results, and discs around face keypoints and face evidence,
+    grown by `margin` pixels (`grow`; the discs by drawing them that much larger).
 
     The keypoint discs protect faces also where a result has no parts (person
     masks, multi-person masks) or where the part map missed a face: radius 1.2x
@@ -65,11 +66,16 @@ def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3)
     either is too weak (the evidence cells also fire on a third of the eval
     photos without people, a lone keypoint gives too small a disc).
     """
-    region = np.zeros(shape, dtype=bool)
-    discs = np.zeros(shape, dtype=np.uint8)
+    region = None
     for item in items:
         if isinstance(item, PartSegmentation):
-            region |= (item.data == FACE_PARTS[0]) | (item.data == FACE_PARTS[1])
+            # part ids 0 and 1 (FACE_PARTS) in one comparison: as unsigned, -1 is the largest
+            faces = np.ascontiguousarray(item.data, dtype=np.int32).view(np.uint32) <= 1
+            region = faces if region is None else np.logical_or(region, faces, out=region)
+    region = np.zeros(shape, dtype=bool) if region is None else grow(region, margin, in_place=True)
+    discs = region.view(np.uint8)  # circles are drawn straight into the region (as 1s)
+    # a disc grown by the margin is a disc that much larger (one pixel more covers both rasterisations)
+    extra = margin + 1 if margin else 0
     floor = 0.02 * max(shape)
     anchors = []
     for pose in result_poses(items):
@@ -86,31 +92,58 @@ def face_region(items: Sequence[Result], shape, min_keypoint_score: float = 0.3)
         if all(kp.score > min_keypoint_score for kp in shoulders):
             width = math.dist(shoulders[0].position, shoulders[1].position)
             radius = max(radius, width / 3.0)
-        cv2.circle(discs, (int(round(centre[0])), int(round(centre[1]))), int(math.ceil(radius)), 1, -1)
+        cv2.circle(discs, (int(round(centre[0])), int(round(centre[1]))), int(math.ceil(radius)) + extra, 1, -1)
     if anchors:
         keypoints = np.concatenate(anchors)
         for item in items:
             for x, y, radius in item.face_discs:
                 if np.min(np.hypot(keypoints[:, 0] - x, keypoints[:, 1] - y)) <= 2 * radius:
-                    cv2.circle(discs, (int(round(x)), int(round(y))), int(math.ceil(radius)), 1, -1)
-    return region | discs.view(bool)
+                    cv2.circle(discs, (int(round(x)), int(round(y))), int(math.ceil(radius)) + extra, 1, -1)
+    return region
+
+
+#: OpenCV's 3x3 chamfer distance (steps of 1 and 1.3693) is between 0.968 and 1.066 times the Euclidean
+#: one, so thresholding it at 1.066 times the margin (and half a pixel for rasterisation) keeps every
+#: pixel within the margin and at most about 10% more.
+_CHAMFER_OVER = 1.066
+
+
+def _within(distance_to: np.ndarray, margin: int) -> np.ndarray:
+    """uint8 1 where the 3x3 chamfer distance to the nearest zero of `distance_to` may be <= margin."""
+    distance = cv2.distanceTransform(distance_to, cv2.DIST_L2, 3)
+    return (distance <= _CHAMFER_OVER * margin + 0.5).view(np.uint8)
+
+
+def grow(region: np.ndarray, margin: int, in_place: bool = False) -> np.ndarray:
+    """The region (HxW bool) and every pixel within `margin` pixels of it (a disc), on its bounding box only
+    (written into `region` itself with `in_place`).
+
+    A chamfer distance transform, not a dilation by a disc: its cost does not
+    grow with the margin (a 31x31 elliptic dilation took 39 M instructions on a
+    face's box on Cortex-A76, this 5 M). It grows by at least the margin and at
+    most about 10% more.
+    """
+    box = bounding_box(region, margin + 1) if margin else None
+    if box is None:
+        return region
+    y0, y1, x0, x1 = box
+    grown = region if in_place else region.copy()
+    outside = np.logical_not(region[y0:y1, x0:x1]).view(np.uint8)
+    grown[y0:y1, x0:x1] = _within(outside, margin).view(bool)
+    return grown
+
+
+def shrink(region: np.ndarray, margin: int) -> np.ndarray:
+    """The region without its pixels within `margin` of the outside (image borders count as outside):
+    the complement of `grow` of the complement."""
+    if margin == 0:
+        return region
+    bordered = cv2.copyMakeBorder(region.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return np.logical_not(_within(bordered, margin)[1:-1, 1:-1].view(bool))
 
 
 def _check_margin(margin_px: object) -> int:
     return int(math.ceil(check_number("margin_px", margin_px, 0.0)))
-
-
-def _grow(region: np.ndarray, margin: int) -> np.ndarray:
-    """Dilate a region by `margin` pixels (a disc), working on its bounding box only."""
-    box = bounding_box(region, margin) if margin else None
-    if box is None:
-        return region
-    y0, y1, x0, x1 = box
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    grown = region.copy()
-    window = cv2.dilate(region[y0:y1, x0:x1].view(np.uint8), kernel)
-    grown[y0:y1, x0:x1] = window.view(bool)
-    return grown
 
 
 def protected_region(
@@ -138,13 +171,11 @@ def protected_region(
                 f"result is for a {item.data.shape[1]}x{item.data.shape[0]} image, not this "
                 f"{shape[1]}x{shape[0]} one: segment the image that is being protected")
     if target == "faces":
-        return _grow(face_region(items, shape, min_keypoint_score), margin)
+        return face_region(items, shape, min_keypoint_score, margin)
     persons = person_region(items, shape)
     if target == "persons":
-        return _grow(persons | face_region(items, shape, min_keypoint_score), margin)
+        return grow(persons | face_region(items, shape, min_keypoint_score), margin)
     if margin == 0 or not persons.any():
         return ~persons
     # growing the background by m pixels is shrinking the persons by m pixels
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    shrunk = cv2.erode(persons.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return ~shrunk.view(bool)
+    return ~shrink(persons, margin)
