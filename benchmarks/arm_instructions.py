@@ -252,6 +252,20 @@ def compare_models(root: Path, plugin: Path, cpu: str, python: str, models: List
     return rows
 
 
+def write(directory: Path, results: List[Dict[str, object]], spread: float) -> None:
+    """`--write`: the table as JSON beside the bench report, which then shows it (`suite.report.arm_section`)."""
+    import datetime
+
+    from edge_bodypix.benchsuite import report
+
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {"date": datetime.date.today().isoformat(), "results": results, "targets_a76": TARGETS,
+            "repeat_spread": round(spread, 4)}
+    (directory / report.ARM_INSTRUCTIONS).write_text(json.dumps(data, indent=1))
+    if (directory / "results.json").is_file():
+        report.refresh_markdown(directory)
+
+
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--guest", action="store_true", help="run the marked workloads here (under QEMU)")
@@ -265,6 +279,9 @@ def main(argv: List[str] = None) -> int:
                         help="instead of the stage table: inference of these models (medium, 1440x1080 photo, one "
                              "thread), with ratios to the first, e.g. int8 with and without float layers")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--write", metavar="DIR",
+                        help="also write DIR/arm_instructions.json and refresh DIR/report.md's table "
+                             "(benchmarks/results is the committed report)")
     args = parser.parse_args(argv)
     if args.guest:
         marks = guest_models(Path(args.shared), args.models) if args.models else guest(Path(args.shared))
@@ -284,11 +301,13 @@ def main(argv: List[str] = None) -> int:
                   f"{row['ratio_to_first']:.3f} |")
         return 0
     results = [run_cpu(Path(args.root), Path(args.plugin), cpu, args.python) for cpu in args.cpus]
+    worst = max(s for r in results for s in r["repeat_spread"].values())
+    if args.write:
+        write(Path(args.write), results, worst)
     if args.json:
         print(json.dumps({"results": results, "targets_a76": TARGETS}, indent=1))
         return 0
     print(markdown(results))
-    worst = max(s for r in results for s in r["repeat_spread"].values())
     print(f"\nrepeat spread: at most {worst:.1%} between the two measured runs of a stage")
     a76 = next((r for r in results if r["cpu"] == "cortex-a76"), None)
     if a76:

@@ -100,3 +100,27 @@ def test_arm_instructions_model_comparison_marks_pre_and_inference_of_each_model
     assert result.returncode == 0, result.stderr
     marks = json.loads(next(t for t in result.stdout.splitlines() if t.startswith("MARKS "))[6:])
     assert set(marks) == {f"{model} pre", f"{model} infer"} and all(len(pairs) == 2 for pairs in marks.values())
+
+
+def test_the_bench_report_shows_the_guest_instruction_table_written_beside_it(tmp_path):
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import arm_instructions
+
+    results = ROOT / "benchmarks" / "results"
+    for name in ("results.json", "report.md"):
+        shutil.copy(results / name, tmp_path / name)
+    header = (tmp_path / "report.md").read_text().split("\n## Device\n")[0]
+    committed = json.loads((results / "arm_instructions.json").read_text())
+    arm_instructions.write(tmp_path, committed["results"], 0.004)
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith(header + "\n## Device\n")  # the hand-written header survives
+    assert "## Guest instructions on the Pi's cores" in report and "repeat to 0.4%" in report
+    a76 = next(r for r in committed["results"] if r["cpu"] == "cortex-a76")
+    row = a76["table"]["anonymize(faces)"]
+    assert "| anonymize(faces) | " in report and f"{row['instructions'] / 1e6:.1f} M | {row['ratio']:.3f} |" in report
+    assert "<= 0.05 |" in report
+    # written twice, the report holds the table once
+    arm_instructions.write(tmp_path, committed["results"], 0.004)
+    assert (tmp_path / "report.md").read_text().count("## Guest instructions") == 1

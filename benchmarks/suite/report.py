@@ -26,8 +26,48 @@ def write_results(results: Dict[str, object], directory: Path) -> Dict[str, Path
                              row["inference_ms"]["p90"], row["postprocess_ms"]["median"], row["postprocess_ms"]["p90"],
                              row["total_ms"]["median"], row["fps"], row["generated_weights"]])
     plots = _plots(results, directory)
-    paths["markdown"].write_text(markdown(results, plots))
+    paths["markdown"].write_text(markdown(results, plots, directory))
     return paths
+
+
+#: Written by `benchmarks/arm_instructions.py --write DIR`; the report shows it when it is there.
+ARM_INSTRUCTIONS = "arm_instructions.json"
+
+
+def arm_section(directory: Path) -> List[str]:
+    """The guest-instruction table of `arm_instructions.py --write` in `directory` as report lines (or none)."""
+    path = Path(directory) / ARM_INSTRUCTIONS
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    cpus = [r["cpu"] for r in data["results"]]
+    targets = data.get("targets_a76", {})
+    lines = ["## Guest instructions on the Pi's cores", "",
+             f"Default model, \"medium\", 1 interpreter thread, emulated {' and '.join(cpus)} "
+             f"(`benchmarks/arm_instructions.py`, {data.get('date', '')}); ratios are to the inference of the same "
+             "call. Counts, not cycles: machine-independent, they repeat to "
+             f"{100 * data.get('repeat_spread', 0):.1f}%.", "",
+             "| stage | " + " | ".join(f"{c} | ratio" for c in cpus) + " | Cortex-A76 target |",
+             "| --- | " + " | ".join("---: | ---:" for _ in cpus) + " | ---: |"]
+    for row in data["results"][0]["table"]:
+        cells = " | ".join(f"{r['table'][row]['instructions'] / 1e6:.1f} M | {r['table'][row]['ratio']:.3f}"
+                           for r in data["results"])
+        target = f"<= {targets[row]:.2f}" if row in targets else ""
+        lines.append(f"| {row} | {cells} | {target} |")
+    return lines + [""]
+
+
+def refresh_markdown(directory: Path) -> Path:
+    """Rewrite `report.md` from the `results.json` beside it, keeping its plots (after new sections change)."""
+    directory = Path(directory)
+    path = directory / "report.md"
+    old = path.read_text() if path.is_file() else ""
+    plots = re.findall(r"^!\[([^]]+)\]", old, flags=re.M)
+    text = markdown(json.loads((directory / "results.json").read_text()), plots, directory)
+    if "\n## Device\n" in old:  # keep the header as written (how the run was made)
+        text = old.split("\n## Device\n")[0] + "\n## Device\n" + text.split("\n## Device\n", 1)[1]
+    path.write_text(text)
+    return path
 
 
 def short_name(model: str) -> Tuple[str, str, int]:
@@ -106,7 +146,7 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
     return names
 
 
-def markdown(results: Dict[str, object], plots: List[str]) -> str:
+def markdown(results: Dict[str, object], plots: List[str], directory: Path = None) -> str:
     device = results["device"]
     lines = ["# edge-bodypix benchmark", "", f"Command: `{device.get('command')}`", "", "## Device", "",
              "| | |", "| --- | --- |"]
@@ -150,6 +190,8 @@ def markdown(results: Dict[str, object], plots: List[str]) -> str:
                          f"{a.get('iou_vs_float', '-')} |")
     lines += ["", f"Peak resident memory of the run: {results['peak_rss_mb']:.0f} MB (including TensorFlow when it "
               "built the generated-weights models).", ""]
+    if directory is not None:
+        lines += arm_section(directory)
     for plot in plots:
         lines += [f"![{plot}]({plot})", ""]
     return "\n".join(lines)
