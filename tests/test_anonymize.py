@@ -201,18 +201,14 @@ def ray_cluster(tmp_path_factory):
 
 
 def test_a_real_ray_cluster_writes_the_same_output_as_one_box(ray_cluster, one_box, clip_with_audio, tmp_path):
-    """Byte for byte where the frame height is a multiple of 16 (the walking clip, 432 rows, and the photo);
-    frame for frame otherwise: libx264 gave one of a few byte streams for the street video's 540-row frames
-    across processes (decoded, they differ by at most a few levels), see README."""
+    """Byte for byte, whatever the frame height: the street video's 540-row frames too (libx264 reads past
+    their luma plane, which the encoder now takes from one contiguous buffer; before, bytes varied run to run)."""
     address, env = ray_cluster
     result = anonymize(clip_with_audio, STREET, PHOTO, "--output-dir", tmp_path, "--workers", 2, "--chunk-seconds", 2,
                        "--ray", address, env=env)
     assert result.returncode == 0, result.stderr
-    for name in (clip_with_audio.name, PHOTO.name):
+    for name in (clip_with_audio.name, STREET.name, PHOTO.name):
         assert sha256(tmp_path / name) == sha256(one_box[0] / name), f"{name} differs; {result.stderr}"
-    assert video_facts(tmp_path / STREET.name) == video_facts(one_box[0] / STREET.name)
-    for ray_frame, box_frame in zip(frames(tmp_path / STREET.name), frames(one_box[0] / STREET.name)):
-        assert np.abs(ray_frame.astype(int) - box_frame).max() <= 6
     lines = (tmp_path / "anonymize-manifest.jsonl").read_text().splitlines()
     workers = {json.loads(line).get("worker") for line in lines} - {None, ""}
     assert len(workers) >= 2, f"one actor took every chunk: {workers}"  # (a restarted actor adds a name)

@@ -236,7 +236,15 @@ class Encoder:
         return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420) if self._i420 else np.ascontiguousarray(image)
 
     def encode_prepared(self, prepared: np.ndarray, pts: int) -> None:
-        frame = self._av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._i420 else "rgb24")
+        if self._i420:
+            # The encoder reads this contiguous buffer itself, not a copy in planes PyAV allocates. libx264 reads
+            # past the luma plane's last row when the height is not a multiple of 16 (its bottom macroblocks):
+            # in PyAV's planes that memory held whatever the allocator left there, and the 960x540 street clip
+            # came out as one of several byte streams (P-frames' bottom rows up to 9 levels apart; 3 streams in
+            # 4 runs of two workers). Here the chroma planes follow: 6 runs of 6 gave the same bytes.
+            frame = self._av.VideoFrame.from_numpy_buffer(prepared, format="yuv420p")
+        else:
+            frame = self._av.VideoFrame.from_ndarray(prepared, format="rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         self._keep(self.context.encode(frame))
 
