@@ -40,6 +40,8 @@ def test_float32_conversion_reproduces_the_onnx_model(converted, stride):
     result = results[(stride, "float32")]
     assert result.model_path.name == f"bodypix_mobilenet_v1_050_{stride}_float32.tflite"
     report = result.report
+    # measured (TensorFlow 2.21, both strides): IoU and part agreement 1.0, logit error 0.0, keypoints 0.0 px;
+    # the bounds leave room for float reassociation in other converter versions
     assert report["person_iou_vs_float"]["min"] >= 0.999
     assert report["part_agreement_vs_float"]["min"] >= 0.999
     assert report["logit_mae"]["segments"] < 1e-3
@@ -54,7 +56,10 @@ def test_float32_conversion_reproduces_the_onnx_model(converted, stride):
 def test_int8_conversion_stays_close_to_float_and_is_smaller(converted, stride):
     _, results = converted
     report = results[(stride, "int8")].report
-    # the target is a mean IoU of 0.95 at the default threshold; one photo may dip lower
+    # measured (TensorFlow 2.21, 60 calibration images, default float layers) on the three shared photos:
+    # person IoU mean 0.954 / 0.960 (stride 16 / 8), min 0.915 / 0.933; part agreement 0.962 / 0.955;
+    # size 0.31 / 0.32 of the float model. The bounds keep about 0.02-0.06 for calibration and converter
+    # versions (int8 rounding moves with both); the held-out int8 targets are judged in the benchmark report
     assert report["person_iou_vs_float"]["mean"] >= 0.93
     assert report["person_iou_vs_float"]["min"] >= 0.85
     assert report["part_agreement_vs_float"]["mean"] >= 0.9
@@ -73,6 +78,7 @@ def test_uint8_and_float_models_of_the_same_weights_agree(converted, photos):
     int_net = edge_bodypix.load(model=str(directory / "bodypix_mobilenet_v1_050_16_int8.tflite"))
     assert float_net.backend.input_dtype == np.float32 and int_net.backend.input_dtype == np.uint8
     for image in photos.values():
+        # measured 0.915-0.975 per photo (the int8 test's min above)
         assert iou(float_net.segment_person(image).data, int_net.segment_person(image).data) > 0.85
         assert len(int_net.segment_multi_person(image)) >= 1
 
@@ -85,7 +91,8 @@ def test_onnxruntime_agrees_with_the_tflite_float_model(converted, photos):
         tflite = edge_bodypix.load(model=str(directory / f"bodypix_mobilenet_v1_050_{stride}_float32.tflite"))
         onnx = edge_bodypix.load(model=f"MobileNetV1-x050-stride{stride}", backend="onnxruntime")
         for image in photos.values():
-            assert iou(tflite.segment_person(image).data, onnx.segment_person(image).data) >= 0.99
+            # the same float graph in two runtimes: measured 0.99999-1.0
+            assert iou(tflite.segment_person(image).data, onnx.segment_person(image).data) >= 0.999
 
 
 def test_converted_models_are_found_by_configuration(converted):
@@ -107,7 +114,7 @@ def test_fixed_input_size_conversion(tmp_path):
     result = convert_checkpoint("MobileNetV1-x050-stride16", "float16", str(tmp_path), CALIBRATION,
                                 TEST_IMAGES, input_size=(241, 321))
     assert result.model_path.name == "bodypix_mobilenet_v1_050_16_float16_241x321.tflite"
-    assert result.report["person_iou_vs_float"]["mean"] >= 0.98
+    assert result.report["person_iou_vs_float"]["mean"] >= 0.98  # measured 0.998 (min 0.997)
 
 
 def test_convert_command_line(tmp_path):
@@ -117,6 +124,7 @@ def test_convert_command_line(tmp_path):
                          "--json"], capture_output=True, text=True, env=os.environ)
     assert ok.returncode == 0, ok.stderr
     report = json.loads(ok.stdout)
+    # dynamic-range quantisation on the shared photos: measured 0.983 mean (min 0.967)
     assert report["model"] == "bodypix_mobilenet_v1_050_16_dynamic" and report["person_iou_vs_float"]["mean"] > 0.95
     missing = subprocess.run([script, "convert", str(tmp_path / "none.onnx")], capture_output=True, text=True)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
