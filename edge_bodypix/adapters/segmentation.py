@@ -187,7 +187,7 @@ def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple
 PART_CANDIDATE_SLOTS = 4
 
 
-def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.ndarray, int]:
+def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.ndarray]:
     """Per grid cell, the channels that can be the largest anywhere inside it, in channel order.
 
     `corners` is (4, C, cells): each cell's four corner vectors. Inside a cell
@@ -195,10 +195,9 @@ def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.nda
     channel that is below another at all four corners is below it everywhere
     and can never win; the rival tried is the channel whose smallest corner
     value is largest (this leaves one or two candidates in most cells of a real
-    part map, more than four in 6% of them). Returns ((slots,
-    cells) uint8 channel ids, the first candidate repeated after the last;
-    (cells,) bool: cells with more candidates than slots; the most candidates
-    of any cell).
+    part map, more than four in 6% of them). Returns ((slots, cells) uint8
+    channel ids, the first candidate repeated after the last; (cells,) the
+    number of candidates, which may exceed `slots`).
     """
     lowest = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
     leader = lowest == lowest.max(axis=0)  # the channel whose smallest corner value is largest (or tied ones)
@@ -207,13 +206,13 @@ def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.nda
         # the leader's value at this corner (the least of tied leaders: each of them then beats what is below)
         possible |= corner >= np.where(leader, corner, np.inf).min(axis=0)
     position = np.cumsum(possible, axis=0, dtype=np.int16)
+    counts = position[-1].copy()
     position -= 1
-    most = int(position[-1].max()) + 1
     channel, cell = np.nonzero(possible & (position < slots))
     table = np.empty((slots, possible.shape[1]), dtype=np.uint8)
     table[:] = np.argmax(possible, axis=0)
     table[position[channel, cell], cell] = channel
-    return table, position[-1] >= slots, most
+    return table, counts
 
 
 def argmax_of_rows(values: np.ndarray, axis: int) -> np.ndarray:
@@ -236,8 +235,9 @@ def _crowded_labels(corners, cells, fy, fx):
     more; samples run along the last axis, so every pass is a long contiguous row.
     """
     count, n_cells = corners.shape[1:]
-    table, _, most = part_candidates(corners, count)
-    few = ~part_candidates(corners, 2 * PART_CANDIDATE_SLOTS)[1]
+    table, counts = part_candidates(corners, count)
+    most = int(counts.max())
+    few = counts <= 2 * PART_CANDIDATE_SLOTS
     labels = np.empty(len(cells), dtype=np.uint8)
     by_cell = np.ascontiguousarray(corners.transpose(2, 0, 1)).reshape(n_cells, -1)  # (cells, 4 x C)
     for group, width in ((few, 2 * PART_CANDIDATE_SLOTS), (~few, most)):
@@ -285,7 +285,8 @@ def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler, span: Tup
     corners = np.stack([top[:, :, cell_cols], top[:, :, right], bottom[:, :, cell_cols], bottom[:, :, right]])
     corners = corners.reshape(4, count, n_down * n_across)  # (corner, channel, cell)
     slots = PART_CANDIDATE_SLOTS
-    table, crowded, _ = part_candidates(corners, slots)
+    table, counts = part_candidates(corners, slots)
+    crowded = counts > slots
     cell_index = np.arange(n_down * n_across)
     picked = corners[:, table.astype(np.intp), cell_index]  # (corner, slot, cell)
     # (corner, slot, down, across) -> (across, x, y, down, slot): a sample column's cell is one chunk to copy
