@@ -9,7 +9,7 @@ import pytest
 from edge_bodypix.adapters.geometry import Geometry, input_resolution
 from edge_bodypix.adapters.segmentation import (
     SegmentationMaps,
-    channel_argmax,
+    argmax_of_rows,
     part_labels_on_grid,
     part_map,
     person_cells,
@@ -79,10 +79,11 @@ def test_extreme_thresholds_give_all_or_nothing():
     assert person_mask(grid, maps, 0.0).all()
 
 
-def test_channel_argmax_takes_the_first_of_ties():
+@pytest.mark.parametrize("axis", [0, 1])
+def test_argmax_of_rows_takes_the_first_of_ties(axis):
     rng = np.random.default_rng(4)
-    values = rng.integers(0, 4, (24, 30, 40)).astype(np.float32)  # many ties
-    assert np.array_equal(channel_argmax(values), np.argmax(values, axis=0))
+    values = rng.integers(0, 4, (6, 30, 40)).astype(np.float32)  # many ties
+    assert np.array_equal(argmax_of_rows(values, axis), np.argmax(values, axis=axis))
 
 
 def test_part_map_is_argmax_of_body_pix_part_scores_inside_the_mask():

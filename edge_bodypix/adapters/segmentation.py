@@ -6,18 +6,19 @@ Ports of body-pix `scaleAndCropToInputTensorShape`, `toMaskTensor` and
 * body-pix resizes the grid to the model input size (align-corners), applies
   the sigmoid, then crops the padding and resizes to the image size. Both
   resizes are linear and map grid coordinates affinely to image pixels, so
-  here the grid is resampled once by two tiny matrix products (built per
-  geometry, `SegmentationMaps`) to a grid that one `cv2.resize` brings to the
-  image size exactly where body-pix samples it.
+  here the grid is resampled once (a small product across the columns,
+  two-tap interpolation down the rows; built per geometry,
+  `SegmentationMaps`) to a grid that one `cv2.resize` brings to the image
+  size exactly where body-pix samples it.
 * The sigmoid is monotonic, so `sigmoid(x) > t` becomes `x > log(t / (1 - t))`
   and no full-resolution sigmoid is computed. (body-pix applies the sigmoid
   between its two resizes; skipping it there moves mask edges by a fraction of
-  a pixel.)
+  a pixel.) The image-sized pass works on bytes (`person_mask`).
 * Part ids come from an argmax over 24 channels, taken on a grid `part_factor`
   times finer than the output grid (at the stride, about body-pix's own
-  input-resolution samples); each image pixel takes its nearest sample's label.
+  input-resolution samples) over each cell's few possible winners
+  (`part_candidates`); each image pixel takes its nearest sample's label.
 """
-
 from __future__ import annotations
 
 import math
@@ -146,21 +147,6 @@ def person_mask(segment_logits: np.ndarray, maps: SegmentationMaps, threshold: f
     np.clip(resampled, 0, 255, out=resampled)  # astype truncates: floor(128 + x) is round(127.5 + x)
     upsampled = maps.mask.to_image(resampled.astype(np.uint8), cv2.INTER_LINEAR, out=maps.levels)
     return cv2.threshold(upsampled, 127, 1, cv2.THRESH_BINARY)[1]
-
-
-def channel_argmax(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Index of the largest of C planes along `axis` (C x H x W by default) per pixel, the first on ties, as uint8.
-
-    Several times faster than `np.argmax`, which walks the strided axis: every
-    step here is an elementwise pass over contiguous rows.
-    """
-    count = values.shape[axis]
-    best = values.max(axis=axis, keepdims=True)
-    hits = np.equal(values, best).view(np.uint8)
-    weights = np.arange(count, 0, -1, dtype=np.uint8).reshape((count,) + (1,) * (values.ndim - 1 - axis))
-    hits *= weights  # weight count - c
-    labels = hits.max(axis=axis)
-    return np.subtract(np.uint8(count), labels, out=labels)
 
 
 def person_grid(segment_logits: np.ndarray, threshold: float) -> np.ndarray:
