@@ -19,7 +19,7 @@ from ..adapters.preprocess import check_image
 from ..checks import check_number
 from ..errors import EdgeBodyPixError, InvalidParameterError
 from ..rendering.blur import canvas_blur
-from ..masks import bounding_box
+from ..masks import block_any, bounding_box
 from .regions import Results, protected_region
 
 log = logging.getLogger(__name__)
@@ -164,27 +164,19 @@ def region_boxes(region: np.ndarray, step: int = 4):
     """Bounding boxes (y0, y1, x0, x1) of the separate blobs of a region, so work skips the space between them.
 
     Blobs are found on a copy `step` times smaller in which a cell is set when
-    any of its pixels is (an area average of 255s is never 0), so no region
-    pixel can fall outside every box.
+    any of its pixels is (`masks.block_any`), so no region pixel can fall
+    outside every box.
     """
     box = bounding_box(region)
     if box is None:
         return []
     y0, y1, x0, x1 = box
-    window = region[y0:y1, x0:x1].view(np.uint8) * np.uint8(255)
-    small_size = (max(1, -(-(x1 - x0) // step)), max(1, -(-(y1 - y0) // step)))
-    # padded to whole cells, so that the area average is OpenCV's fast integer-factor one
-    window = cv2.copyMakeBorder(window, 0, small_size[1] * step - (y1 - y0), 0, small_size[0] * step - (x1 - x0),
-                                cv2.BORDER_CONSTANT, value=0)
-    small = cv2.resize(window, small_size, interpolation=cv2.INTER_AREA)
-    count, _, stats, _ = cv2.connectedComponentsWithStats((small > 0).view(np.uint8), connectivity=8)
-    scale_y, scale_x = step, step
+    small = block_any(region[y0:y1, x0:x1], step)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(small.view(np.uint8), connectivity=8)
     boxes = []
-    for left, top, width, height, _ in stats[1:count]:
-        boxes.append((
-            max(y0 + int(math.floor(top * scale_y)) - 1, y0), min(y0 + int(math.ceil((top + height) * scale_y)) + 1, y1),
-            max(x0 + int(math.floor(left * scale_x)) - 1, x0), min(x0 + int(math.ceil((left + width) * scale_x)) + 1, x1),
-        ))
+    for left, top, width, height, _ in stats[1:count].tolist():
+        boxes.append((max(y0 + top * step - 1, y0), min(y0 + (top + height) * step + 1, y1),
+                      max(x0 + left * step - 1, x0), min(x0 + (left + width) * step + 1, x1)))
     return boxes
 
 
