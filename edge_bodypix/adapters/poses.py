@@ -121,26 +121,18 @@ def _traverse(
     edge: int, source: Tuple[float, float], target_id: int, scores: np.ndarray, offsets: np.ndarray,
     stride: int, displacements: np.ndarray,
 ) -> Tuple[Tuple[float, float], float]:
-    """body-pix `traverseToTargetKeypoint`: follow one skeleton edge, then refine with short offsets.
-
-    `_near_index` is inlined (floor(v / stride + 0.5), clamped): this runs 16 times per pose.
-    """
+    """body-pix `traverseToTargetKeypoint`: follow one skeleton edge, then refine with short offsets."""
     height, width = scores.shape[:2]
-    last_y, last_x = height - 1, width - 1
-    floor = math.floor
-    sy, sx = floor(source[0] / stride + 0.5), floor(source[1] / stride + 0.5)
-    sy = 0 if sy < 0 else (last_y if sy > last_y else sy)
-    sx = 0 if sx < 0 else (last_x if sx > last_x else sx)
+    near = _near_index
+    sy, sx = near(source[0], stride, height), near(source[1], stride, width)
     y = source[0] + displacements.item(sy, sx, edge)
     x = source[1] + displacements.item(sy, sx, displacements.shape[2] // 2 + edge)
     offset_item = offsets.item
     for _ in range(OFFSET_REFINE_STEPS):
-        ty, tx = floor(y / stride + 0.5), floor(x / stride + 0.5)
-        ty = 0 if ty < 0 else (last_y if ty > last_y else ty)
-        tx = 0 if tx < 0 else (last_x if tx > last_x else tx)
+        ty, tx = near(y, stride, height), near(x, stride, width)
         y = ty * stride + offset_item(ty, tx, target_id)
         x = tx * stride + offset_item(ty, tx, target_id + NUM_KEYPOINTS)
-    return (y, x), scores.item(_near_index(y, stride, height), _near_index(x, stride, width), target_id)
+    return (y, x), scores.item(near(y, stride, height), near(x, stride, width), target_id)
 
 
 def decode_pose(
