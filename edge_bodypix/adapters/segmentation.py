@@ -19,6 +19,7 @@ Ports of body-pix `scaleAndCropToInputTensorShape`, `toMaskTensor` and
   input-resolution samples) over each cell's few possible winners
   (`part_candidates`); each image pixel takes its nearest sample's label.
 """
+
 from __future__ import annotations
 
 import math
@@ -133,10 +134,11 @@ def person_mask(segment_logits: np.ndarray, maps: SegmentationMaps, threshold: f
     """HxW uint8 mask, 1 where sigmoid(logit) > threshold (body-pix `toMaskTensor`).
 
     The logits are upsampled as bytes: `MASK_LEVELS_PER_LOGIT` levels per logit
-    about the threshold (saturating beyond 8 logits either side, which no two
-    neighbouring resampled values span), so the image-sized pass is OpenCV's
-    fixed-point bilinear resize and a byte threshold, not float arithmetic.
-    Pixels within 1/16 of a logit of the threshold may fall either way.
+    about the threshold (saturating beyond 4 logits either side; neighbouring
+    resampled values are at most 0.64 logits apart on the shared photos), so
+    the image-sized pass is OpenCV's fixed-point bilinear resize and a byte
+    threshold, not float arithmetic. Pixels within about 1/32 of a logit of
+    the threshold may fall either way.
     """
     logit = threshold_logit(threshold)
     if math.isinf(logit):
@@ -168,12 +170,12 @@ def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple
 
 
 #: Candidate channels interpolated per grid cell in `part_labels_on_grid`'s main pass; cells with more
-#: (ambiguous background, where several parts score alike: 14% of cells on the one-person photo) are
+#: (ambiguous background, where several parts score alike: 6% of cells on the one-person photo) are
 #: computed apart over all of theirs.
 PART_CANDIDATE_SLOTS = 4
 
 
-def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.ndarray]:
+def part_candidates(corners: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Per grid cell, the channels that can be the largest anywhere inside it, in channel order.
 
     `corners` is (4, C, cells): each cell's four corner vectors. Inside a cell
@@ -181,9 +183,9 @@ def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.nda
     channel that is below another at all four corners is below it everywhere
     and can never win; the rival tried is the channel whose smallest corner
     value is largest (this leaves one or two candidates in most cells of a real
-    part map, more than four in 6% of them). Returns ((slots, cells) uint8
-    channel ids, the first candidate repeated after the last; (cells,) the
-    number of candidates, which may exceed `slots`).
+    part map, more than four in 6% of them). Returns ((C, cells) uint8
+    channel ids, candidates first, the first repeated after the last; (cells,)
+    the number of candidates).
     """
     lowest = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
     leader = lowest == lowest.max(axis=0)  # the channel whose smallest corner value is largest (or tied ones)
@@ -194,8 +196,8 @@ def part_candidates(corners: np.ndarray, slots: int) -> Tuple[np.ndarray, np.nda
     position = np.cumsum(possible, axis=0, dtype=np.int16)
     counts = position[-1].copy()
     position -= 1
-    channel, cell = np.nonzero(possible & (position < slots))
-    table = np.empty((slots, possible.shape[1]), dtype=np.uint8)
+    channel, cell = np.nonzero(possible)
+    table = np.empty(possible.shape, dtype=np.uint8)
     table[:] = np.argmax(possible, axis=0)
     table[position[channel, cell], cell] = channel
     return table, counts
@@ -213,15 +215,15 @@ def argmax_of_rows(values: np.ndarray, axis: int) -> np.ndarray:
     return index
 
 
-def _crowded_labels(corners, cells, fy, fx):
-    """Argmax over every candidate of a few crowded cells at their samples: corners (4, C, cells) of the
-    crowded cells only, `cells` each sample's index into them, fy and fx its weights; uint8 channel ids.
+def _crowded_labels(corners, table, counts, cells, fy, fx):
+    """Argmax over every candidate of a few crowded cells at their samples: corners (4, C, cells), table
+    and counts (`part_candidates`) of the crowded cells only, `cells` each sample's index into them, fy and fx
+    its weights; uint8 channel ids.
 
     Cells with up to twice the main pass's candidates go apart from the few with
     more; samples run along the last axis, so every pass is a long contiguous row.
     """
     count, n_cells = corners.shape[1:]
-    table, counts = part_candidates(corners, count)
     most = int(counts.max())
     few = counts <= 2 * PART_CANDIDATE_SLOTS
     labels = np.empty(len(cells), dtype=np.uint8)
@@ -270,8 +272,9 @@ def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler, span: Tup
     top, bottom = channels_first[:, cell_rows], channels_first[:, below]
     corners = np.stack([top[:, :, cell_cols], top[:, :, right], bottom[:, :, cell_cols], bottom[:, :, right]])
     corners = corners.reshape(4, count, n_down * n_across)  # (corner, channel, cell)
-    slots = PART_CANDIDATE_SLOTS
-    table, counts = part_candidates(corners, slots)
+    slots = min(PART_CANDIDATE_SLOTS, count)
+    candidates, counts = part_candidates(corners)
+    table = candidates[:slots]
     crowded = counts > slots
     cell_index = np.arange(n_down * n_across)
     picked = corners[:, table.astype(np.intp), cell_index]  # (corner, slot, cell)
@@ -302,7 +305,8 @@ def part_labels_on_grid(part_logits: np.ndarray, resampler: Resampler, span: Tup
         which = np.flatnonzero(crowded)
         renumbered = np.zeros(len(crowded), dtype=np.int32)
         renumbered[which] = np.arange(len(which), dtype=np.int32)
-        window.ravel()[at] = _crowded_labels(corners[:, :, which], renumbered[cell.ravel()[at]], fy[iy], fx[ix])
+        window.ravel()[at] = _crowded_labels(corners[:, :, which], candidates[:, which], counts[which],
+                                             renumbered[cell.ravel()[at]], fy[iy], fx[ix])
     labels[row_span, col_span] = window
     return labels
 
