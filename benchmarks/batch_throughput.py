@@ -86,13 +86,8 @@ def main(argv=None) -> int:
     rows = []
     for mode in ("one box",) + (() if args.no_ray else ("ray",)):
         for workers in (1, 2):
-            if mode == "ray":
-                import ray
-
-                ray.shutdown()
-                pool = RayPool(settings, workers)
-            else:
-                pool = LocalPool(settings, workers)
+            # a local Ray on loopback per row; close() stops it
+            pool = RayPool(settings, workers) if mode == "ray" else LocalPool(settings, workers)
             try:
                 rows.append({"mode": mode, "workers": workers, **job_run(pool, settings, args.video, args.repeats)})
             finally:

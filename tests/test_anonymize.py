@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import IMAGES, SHARED
+from listening import descendants, listening, processes
 
 av = pytest.importorskip("av")
 pytestmark = pytest.mark.slow
@@ -181,21 +182,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ray_processes():
+    """Ray's processes on this machine (its servers, and workers by their process titles)."""
+    return processes(lambda command: "ray::" in command or "/ray/" in command or "ray.util.client" in command)
+
+
+def test_a_local_ray_listens_on_loopback_only_and_stops_with_the_job(tmp_path):
+    """`--ray` alone: Ray on Linux would put its servers on the LAN address (ShadowRay-style exposure of an
+    appliance); everything it starts listens on 127.0.0.1, the job's output is complete, and nothing is left."""
+    pytest.importorskip("ray")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # the pool must set it itself
+    job = subprocess.Popen([SCRIPT, "anonymize", "--no-progress", str(PHOTO), "--output-dir", str(tmp_path),
+                            "--ray", "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env)
+    seen, started = set(), set()
+    deadline = time.monotonic() + 300
+    while job.poll() is None and time.monotonic() < deadline:
+        below = descendants(job.pid) - {job.pid}
+        started |= below
+        seen |= listening(below)
+        time.sleep(0.2)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert (tmp_path / PHOTO.name).is_file()
+    assert seen, "saw no Ray server listening while the job ran"
+    assert all(address.is_loopback for address in seen), f"listening beyond loopback: {sorted(map(str, seen))}"
+    for _ in range(50):  # Ray's processes end with the job's ray.shutdown()
+        left = started & set(ray_processes())
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"Ray processes left running: {left}"
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """A real Ray head on loopback with two worker CPUs and its own auth token, stopped afterwards.
 
     Yields its address and the environment a client needs (the token: Ray 2.5x
     turns token authentication on, and a token left in ~/.ray by another run
-    must not decide whether this test connects)."""
+    must not decide whether this test connects). On Linux Ray replaces
+    `--node-ip-address 127.0.0.1` with the LAN address unless its single-node
+    switch is set, for the head and for the client that connects to it."""
     pytest.importorskip("ray")
     ray = os.path.join(os.path.dirname(sys.executable), "ray")
     port = free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=os.urandom(16).hex())
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=os.urandom(16).hex(),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     started = subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
                               "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
                              capture_output=True, text=True, env=env, timeout=180)
     assert started.returncode == 0, started.stderr
+    servers = listening(ray_processes())
+    assert servers and all(address.is_loopback for address in servers), sorted(map(str, servers))
     yield f"127.0.0.1:{port}", env
     subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
 

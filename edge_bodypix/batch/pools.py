@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -132,6 +134,24 @@ class LocalPool:
 
 
 # -- a cluster: Ray actors -------------------------------------------------------------------------------
+#: Ray's single-node switch (meant for Windows and macOS). On Linux Ray swaps 127.0.0.1 for the machine's LAN
+#: address, and a local Ray's GCS, raylet and workers then listen there; "0" keeps every server on loopback.
+RAY_SINGLE_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def keep_local_ray_on_loopback() -> None:
+    """Make the local Ray this process starts listen on 127.0.0.1 only.
+
+    An appliance that spreads a job over its own cores has no reason to offer
+    Ray's servers to its network. Call before `ray.init` (Ray reads the
+    variable when imported; the workers it spawns inherit it).
+    """
+    os.environ[RAY_SINGLE_NODE_ENV] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # imported already: the driver reads the flag when it picks its address
+        constants.ENABLE_RAY_CLUSTER = False
+
+
 def import_ray():
     try:
         import ray
@@ -143,16 +163,21 @@ def import_ray():
 class RayPool:
     """`workers` long-lived Ray actors (one CPU each, a GPU each for onnxruntime on a GPU host), restarted if lost.
 
-    `address` None starts a local Ray; otherwise it joins that cluster (every
-    node needs edge-bodypix and the model installed).
+    `address` None starts a local Ray on loopback (even where `ray start` left
+    a cluster running) and `close` stops it; otherwise the pool joins that
+    cluster (every node needs edge-bodypix and the model installed).
     """
 
     def __init__(self, settings: Settings, workers: int, address: Optional[str] = None,
                  attempts: int = DEFAULT_ATTEMPTS):
+        if address is None:
+            keep_local_ray_on_loopback()
         ray = import_ray()
         self.ray, self.settings, self.attempts = ray, settings, attempts
-        if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            kwargs = {"address": address} if address else {"address": "local", "num_cpus": workers,
+                                                           "include_dashboard": False}
             ray.init(log_to_driver=False, logging_level=logging.WARNING, **kwargs)
         gpus = 1 if settings.backend == "onnxruntime" and _has_gpu() else 0
         actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=-1, max_task_retries=0)(_RayWorker)
@@ -195,6 +220,8 @@ class RayPool:
         for actor in self.actors:
             self.ray.kill(actor)
         self.actors = []
+        if self._owns_ray:
+            self.ray.shutdown()  # the local Ray it started, or its connection to a cluster
 
 
 class _RayWorker:
