@@ -19,9 +19,10 @@ build (mask agreement 0.896 with tfjs on the same input).
 
 from __future__ import annotations
 
+import os
 from typing import Dict, List
 
-from edge_bodypix.errors import ModelFormatError
+from edge_bodypix.errors import BackendUnavailableError, ModelFormatError
 
 from .tfjs_reader import TfjsModel
 
@@ -147,4 +148,28 @@ def build_function(model: TfjsModel):
         values = pruned(image)
         return {role: tf.identity(value, name=role) for role, value in zip(roles, values)}
 
+    if any(_dilated(node) for node in nodes):
+        _check_dilations_run(bodypix, model.path)
     return bodypix
+
+
+def _dilated(node: dict) -> bool:
+    values = node.get("attr", {}).get("dilations", {}).get("list", {}).get("i") or []
+    return node.get("op") in _CONVOLUTIONS and any(int(v) != 1 for v in values)
+
+
+def _check_dilations_run(function, path) -> None:
+    """Run the graph once on a small input: TensorFlow's non-oneDNN CPU kernels refuse dilated depthwise
+    convolutions, which is said here with what to do rather than deep inside a conversion."""
+    import numpy as np
+    import tensorflow as tf
+
+    from . import ONEDNN_ENV
+
+    try:
+        function(np.zeros((1, 33, 33, 3), np.float32))
+    except tf.errors.UnimplementedError as exc:
+        raise BackendUnavailableError(
+            f"{path}: this TensorFlow cannot run the checkpoint's dilated depthwise convolutions (stride 8) on this "
+            f"CPU ({exc.message.splitlines()[0]}); its oneDNN kernels can: run with {ONEDNN_ENV}=1 set before "
+            f"TensorFlow loads (now {os.environ.get(ONEDNN_ENV)!r}), on an x86-64 build of TensorFlow") from None

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+import edge_bodypix.converters  # noqa: F401 - first: sets TensorFlow's CPU kernel options before it loads
 from conftest import IMAGES, MODELS, SHARED, iou
 from edge_bodypix.models import load_catalogue
 
@@ -402,3 +403,22 @@ def test_without_test_images_the_report_holds_out_part_of_the_calibration(tmp_pa
     assert result.report["test_sources"] == ["every 5th image of the calibration sources, held out (7)"]
     metadata = json.loads(result.metadata_path.read_text())
     assert metadata["calibration"]["held_out_for_testing"] == 7 and metadata["calibration"]["images"] == 24
+
+
+def test_a_tensorflow_that_cannot_run_dilated_depthwise_layers_says_what_to_set():
+    """Stride-8 checkpoints dilate their depthwise layers; TensorFlow's own CPU kernel refuses that (its oneDNN
+    kernel, which the converters turn on, runs it). With oneDNN off the converter names the variable to set."""
+    model = MODELS / "tfjs" / "bodypix" / "mobilenet" / "float" / "050" / "model-stride8.json"
+    code = ("from edge_bodypix.converters.tfjs_graph import build_function\n"
+            "from edge_bodypix.converters.tfjs_reader import read_tfjs\n"
+            "from edge_bodypix import BackendUnavailableError\n"
+            f"try:\n    build_function(read_tfjs({str(model)!r}))\n"
+            "except BackendUnavailableError as exc:\n    print('REFUSED', exc)\n"
+            "else:\n    print('RAN')\n")
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
+    assert "REFUSED" in off.stdout, off.stdout + off.stderr[-2000:]
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in off.stdout and "model-stride8.json" in off.stdout
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                             env={k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"})
+    assert "RAN" in default.stdout, default.stdout + default.stderr[-2000:]

@@ -55,6 +55,8 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    from .. import converters  # noqa: F401 - sets TensorFlow's CPU kernel options before it loads
+
     try:
         import tensorflow  # noqa: F401
     except ImportError:
