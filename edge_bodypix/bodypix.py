@@ -19,7 +19,7 @@ from .adapters.geometry import Geometry, InternalResolution, input_resolution
 from .adapters.preprocess import apply_lookup_table, check_image, input_lookup_table, pad_and_resize
 from .adapters.instances import InstanceLattice, instance_labels
 from .adapters.poses import decode_multiple_poses, flip_pose_horizontal, scale_poses, sigmoid
-from .adapters.segmentation import SegmentationMaps, face_discs, part_map, person_cells, person_grid, person_mask
+from .adapters.segmentation import SegmentationMaps, face_discs, part_map, person_grid, person_mask
 from .backends.base import Backend, RawOutputs
 from .errors import InvalidParameterError, ModelFormatError
 from .options import DEFAULT_OPTIONS, MultiPersonOptions, SegmentationOptions
@@ -307,7 +307,7 @@ class BodyPix:
     def _part_map(self, outputs: RawOutputs, plan: FramePlan, threshold: float) -> Tuple[np.ndarray, np.ndarray]:
         segments = outputs["segments"][:, :, 0]
         mask = person_mask(segments, plan.maps, threshold)
-        return mask, part_map(outputs["part_heatmaps"], mask, plan.maps, person_cells(segments, threshold))
+        return mask, part_map(outputs["part_heatmaps"], mask, plan.maps, person_grid(segments, threshold))
 
     def _instances(self, image, parts: bool, options: MultiPersonOptions):
         missing = [role for role in POSE_ROLES + ("long_offsets",) if role not in self.backend.roles]

@@ -13,6 +13,7 @@ from edge_bodypix.adapters.segmentation import (
     part_labels_on_grid,
     part_map,
     person_cells,
+    person_grid,
     person_mask,
     segment_logits_to_image,
     threshold_logit,
@@ -92,7 +93,7 @@ def test_part_map_is_argmax_of_body_pix_part_scores_inside_the_mask():
     parts = smooth_grid(geometry.grid_size, 24, 5)
     segments = smooth_grid(geometry.grid_size, 1, 6)[:, :, 0] + 2
     mask = person_mask(segments, maps, 0.7)
-    ours = part_map(parts, mask, maps, person_cells(segments, 0.7))
+    ours = part_map(parts, mask, maps, person_grid(segments, 0.7))
     assert ours.dtype == np.int32
     assert np.all(ours[mask == 0] == -1)
     assert np.all((ours[mask == 1] >= 0) & (ours[mask == 1] < 24))
@@ -106,7 +107,7 @@ def test_part_map_without_a_person_is_all_minus_one():
     geometry, maps = build((480, 640))
     parts = smooth_grid(geometry.grid_size, 24, 7)
     empty = np.zeros((480, 640), np.uint8)
-    assert np.all(part_map(parts, empty, maps, None) == -1)
+    assert np.all(part_map(parts, empty, maps, np.zeros(geometry.grid_size, bool)) == -1)
     assert person_cells(np.full(geometry.grid_size, -9.0, np.float32), 0.7) is None
 
 
@@ -118,8 +119,8 @@ def test_part_argmax_is_limited_to_the_cells_that_can_hold_a_person():
     mask = person_mask(segments, maps, 0.7)
     cells = person_cells(segments, 0.7)
     assert cells == ((5, 8), (6, 11))
-    limited = part_map(parts, mask, maps, cells)
-    everywhere = part_map(parts, mask, maps, ((0, geometry.grid_size[0] - 1), (0, geometry.grid_size[1] - 1)))
+    limited = part_map(parts, mask, maps, person_grid(segments, 0.7))
+    everywhere = part_map(parts, mask, maps, np.ones(geometry.grid_size, bool))
     assert mask.sum() > 10000
     assert np.array_equal(limited, everywhere)
 
