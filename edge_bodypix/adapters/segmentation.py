@@ -56,6 +56,30 @@ def threshold_logit(threshold: float) -> float:
     return math.log(threshold / (1.0 - threshold))
 
 
+@dataclass(frozen=True)
+class CellSamples:
+    """The samples of every grid cell along one axis, so that work can go cell by cell.
+
+    Cell k (between grid points k and k + 1) holds the samples whose taps start
+    at k: `index[k]`, padded with `len(taps.low)` (a spare sample one past the
+    last, which callers allocate and drop), at fractions `frac[k]` clipped to
+    the cell (samples beyond the grid's edge take the edge cell's values).
+    """
+
+    index: np.ndarray  # (cells, most) intp
+    frac: np.ndarray  # (cells, most) float32 in [0, 1]
+
+    @classmethod
+    def build(cls, taps: Taps, n_in: int) -> "CellSamples":
+        cells = np.arange(max(n_in - 1, 1))
+        starts = np.searchsorted(taps.low, cells, "left")
+        ends = np.searchsorted(taps.low, cells, "right")
+        index = starts[:, None] + np.arange(max(1, int((ends - starts).max())))[None, :]
+        index = np.where(index < ends[:, None], index, len(taps.low))
+        frac = np.append(np.clip(taps.frac, 0.0, 1.0), 0.0).astype(np.float32)
+        return cls(index=index, frac=frac[index])
+
+
 @dataclass
 class Resampler:
     """Grid -> resampled grid for one geometry: a small matrix product across columns and two-tap
@@ -68,6 +92,8 @@ class Resampler:
     resized_wh: Tuple[int, int]  # cv2.resize target (image plus margins)
     crop: Tuple[slice, slice]  # the image inside the resized target
     nearest_rows: np.ndarray  # (image h,) intp: the resampled row each image row takes under INTER_NEAREST_EXACT
+    row_cells: CellSamples  # the resampled rows of each grid row of cells
+    col_cells: CellSamples  # the resampled columns of each grid column of cells
 
     @classmethod
     def build(cls, geometry: Geometry, factor: int) -> "Resampler":
@@ -87,6 +113,8 @@ class Resampler:
             resized_wh=resized_wh,
             crop=crop,
             nearest_rows=nearest_rows.astype(np.intp),
+            row_cells=CellSamples.build(rows, geometry.grid_size[0]),
+            col_cells=CellSamples.build(cols, geometry.grid_size[1]),
         )
 
     def span(self, grid_rows: Tuple[int, int], grid_cols: Tuple[int, int]) -> Tuple[slice, slice]:
@@ -207,80 +235,99 @@ def labelled_cells(person: np.ndarray) -> np.ndarray:
     return cv2.dilate(cells, np.ones((3, 3), np.uint8)).astype(bool)
 
 
-#: Candidate channels interpolated per grid cell in `part_labels_on_grid`'s main pass; cells with more
-#: (ambiguous background, where several parts score alike: 6% of cells on the one-person photo) are
-#: computed apart over all of theirs.
+#: Cells with up to this many candidate channels are interpolated together in `part_labels_on_grid`, over
+#: this many; cells with more (ambiguous background, where several parts score alike: 6% of cells on the
+#: one-person photo) apart, over as many as the most crowded has.
 PART_CANDIDATE_SLOTS = 4
 
 
 def part_candidates(corners: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Per grid cell, the channels that can be the largest anywhere inside it, in channel order.
+    """Per grid cell, a leading channel and the channels that can be the largest anywhere inside the cell.
 
-    `corners` is (4, C, cells): each cell's four corner vectors. Inside a cell
+    `corners` is (4, cells, C): each cell's four corner vectors. Inside a cell
     every channel's value is a convex combination of its corner values, so a
     channel that is below another at all four corners is below it everywhere
-    and can never win. The rival tried is a channel whose smallest corner value
-    is largest: any channel tied with it on that value reaches it at that
-    corner and stays. This leaves one or two candidates in most cells of a real
-    part map, more than four in 6% of them. Returns ((C, cells) uint8 channel
-    ids, candidates first, the first repeated after the last; (cells,) the
-    number of candidates).
+    and can never win. The rival tried is the leader, a channel whose smallest
+    corner value is largest: any channel tied with it on that value reaches it
+    at that corner and stays. This leaves one candidate (the leader) in about
+    half of the cells of a real part map, more than four in 6% of them.
+    Returns ((cells,) leader ids, (cells, C) bool candidates).
     """
     lowest = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
-    leader = np.argmax(lowest, axis=0)
-    rival = np.take_along_axis(corners, leader[None, None, :], axis=1)  # (4, 1, cells): the leader's corners
-    possible = np.any(corners >= rival, axis=0)
-    position = np.cumsum(possible, axis=0, dtype=np.int16)
-    counts = position[-1].copy()
-    position -= 1
-    channel, cell = np.nonzero(possible)
-    table = np.empty(possible.shape, dtype=np.uint8)
-    table[:] = np.argmax(possible, axis=0)
-    table[position[channel, cell], cell] = channel
-    return table, counts
+    leader = np.argmax(lowest, axis=1)
+    cells, count = lowest.shape
+    flat = corners.reshape(4, cells * count)
+    rival = np.take(flat, np.arange(0, cells * count, count) + leader, axis=1)[:, :, None]  # the leader's corners
+    possible = corners[0] >= rival[0]
+    for corner in range(1, 4):
+        possible |= corners[corner] >= rival[corner]
+    return leader, possible
+
+
+def candidate_table(possible: np.ndarray, width: int) -> np.ndarray:
+    """(cells, width) uint8: each cell's candidate channels in channel order, the first repeated after the last."""
+    cell, channel = np.nonzero(possible)  # by cell, then by channel
+    counts = np.count_nonzero(possible, axis=1)
+    starts = np.cumsum(counts) - counts
+    table = np.repeat(channel[starts].astype(np.uint8)[:, None], width, axis=1)
+    table[cell, np.arange(len(cell)) - starts[cell]] = channel
+    return table
 
 
 def argmax_of_rows(values: np.ndarray, axis: int) -> np.ndarray:
-    """Index (uint8) of the largest of a few slices along `axis`, the first on ties: a pass per slice."""
+    """Index (uint8) of the largest of a few slices along `axis`, the first on ties: a pass per slice.
+
+    Slice k replaces the index where it beats the best so far; k exceeds every
+    earlier index, so that is a byte maximum with `k * better` (a masked copy
+    costs numpy about 20 times more on a Cortex-A76).
+    """
     slices = np.moveaxis(values, axis, 0)
     best = slices[0].copy()
     index = np.zeros(best.shape, dtype=np.uint8)
+    better = np.empty(best.shape, dtype=bool)
     for k in range(1, len(slices)):
-        better = np.greater(slices[k], best)
-        np.copyto(index, np.uint8(k), where=better)
+        np.greater(slices[k], best, out=better)
+        step = better.view(np.uint8)
+        if k > 1:
+            step = np.multiply(step, np.uint8(k), out=step)
+        np.maximum(index, step, out=index)
         np.maximum(best, slices[k], out=best)
     return index
 
 
-def _crowded_labels(corners, table, counts, cells, fy, fx):
-    """Argmax over every candidate of a few crowded cells at their samples: corners (4, C, cells), table
-    and counts (`part_candidates`) of the crowded cells only, `cells` each sample's index into them, fy and fx
-    its weights; uint8 channel ids.
+def _cell_labels(labels, corners, possible, cells, width, resampler, cell_rows, cell_cols):
+    """Write the argmax over each cell's candidates at every sample of the given cells into `labels`.
 
-    Cells with up to twice the main pass's candidates go apart from the few with
-    more; samples run along the last axis, so every pass is a long contiguous row.
+    `corners` (4, cells, C) and `possible` (`part_candidates`) cover the box of
+    cells whose rows and columns are `cell_rows` and `cell_cols`; `cells`
+    indexes into it, and none has more than `width` candidates. The samples of
+    a cell form a small regular grid (a few resampled rows by a few columns),
+    so every cell is interpolated across and then down on its own, all cells
+    at once, cells last: (width, rows, columns, cells).
     """
-    count, n_cells = corners.shape[1:]
-    most = int(counts.max())
-    few = counts <= 2 * PART_CANDIDATE_SLOTS
-    labels = np.empty(len(cells), dtype=np.uint8)
-    by_cell = np.ascontiguousarray(corners.transpose(2, 0, 1)).reshape(n_cells, -1)  # (cells, 4 x C)
-    for group, width in ((few, 2 * PART_CANDIDATE_SLOTS), (~few, most)):
-        samples = np.flatnonzero(group[cells])
-        if samples.size == 0:
-            continue
-        width = min(width, most)
-        # each cell's 4 x width candidate values, one contiguous chunk to copy per sample; samples go last
-        chosen = (np.arange(4)[:, None, None] * count + table[None, :width, :].astype(np.intp)).transpose(2, 0, 1)
-        values = np.take_along_axis(by_cell, chosen.reshape(n_cells, -1), axis=1)  # (cells, 4 x width)
-        at = np.ascontiguousarray(np.take(values, cells[samples], axis=0).T).reshape(4, width, -1)
-        wx, wy = fx[samples], fy[samples]
-        top = at[0] + (at[1] - at[0]) * wx
-        bottom = at[2] + (at[3] - at[2]) * wx
-        top += (bottom - top) * wy
-        slot = argmax_of_rows(top, axis=0)
-        labels[samples] = np.take(table[:width].ravel(), slot.astype(np.intp) * n_cells + cells[samples])
-    return labels
+    table = candidate_table(possible[cells], width)  # (k, width)
+    count = corners.shape[2]
+    at = table.T.astype(np.intp)
+    at += cells * count  # (width, k): where each candidate's corner values are, cells last
+    c00, c01, c10, c11 = np.take(corners.reshape(4, -1), at, axis=1)  # each (width, k)
+    down, across = np.divmod(cells, len(cell_cols))
+    rows, cols = resampler.row_cells, resampler.col_cells
+    row_cell, col_cell = cell_rows[down], cell_cols[across]
+    fx = np.ascontiguousarray(cols.frac[col_cell].T)[None]  # (1, columns, k)
+    fy = np.ascontiguousarray(rows.frac[row_cell].T)[None, :, None]  # (1, rows, 1, k)
+    step = (c01 - c00)[:, None] * fx
+    top = c00[:, None] + step  # (width, columns, k)
+    step = (c11 - c10)[:, None] * fx
+    bottom = c10[:, None] + step
+    bottom -= top
+    values = bottom[:, None] * fy
+    values += top[:, None]  # (width, rows, columns, k)
+    slot = argmax_of_rows(values, axis=0).astype(np.intp)
+    slot += np.arange(0, len(cells) * width, width)
+    chosen = np.take(table.ravel(), slot)
+    stride = labels.shape[1]
+    samples = (rows.index[row_cell] * stride).T[:, None] + cols.index[col_cell].T[None]  # (rows, columns, k)
+    labels.ravel()[samples] = chosen
 
 
 def part_labels_on_grid(
@@ -289,70 +336,48 @@ def part_labels_on_grid(
     """Argmax of the part logits on the resampled part grid (uint8), computed only inside `span`.
 
     The argmax of a bilinear interpolation inside a grid cell is one of the
-    cell's few `part_candidates` (one or two of the 24 channels in most
-    cells), so only `PART_CANDIDATE_SLOTS` of them are interpolated: across
-    the columns, then down the rows by copying whole rows. The samples of
-    cells with more candidates are computed apart over all of theirs. Exact
-    (ties go to the first channel, as `np.argmax`); samples beyond the grid's
-    edge take the edge cell's values instead of continuing its slope. With
-    `needed` (grid cells, `labelled_cells`), crowded cells outside it (mostly
-    background between people and limbs) keep the main pass's label, which
-    may be wrong there.
+    cell's few `part_candidates`. A cell with one candidate (about half of
+    them) gives it to all its samples; the samples of the others are
+    interpolated over their candidates only, cell by cell (`_cell_labels`: up
+    to `PART_CANDIDATE_SLOTS` candidates together, cells with more apart).
+    Exact (ties go to the first channel, as `np.argmax`); samples beyond the
+    grid's edge take the edge cell's values instead of continuing its slope.
+    With `needed` (grid cells, `labelled_cells`), cells outside it with several
+    candidates (mostly background between people and limbs) keep their
+    leader, which may be wrong there.
     """
-    labels = np.zeros(resampler.shape, dtype=np.uint8)
+    n_rows, n_cols = resampler.shape
+    labels = np.zeros((n_rows + 1, n_cols + 1), dtype=np.uint8)  # a spare row and column for padded samples
     row_span, col_span = span
     rows, cols = resampler.rows, resampler.cols
     row_low, col_low = rows.low[row_span], cols.low[col_span]
     if row_low.size == 0 or col_low.size == 0:
-        return labels
+        return labels[:n_rows, :n_cols]
     grid_h, grid_w, count = part_logits.shape
-    r0, c0 = int(row_low[0]), int(col_low[0])
-    cell_rows, cell_cols = np.arange(r0, int(row_low[-1]) + 1), np.arange(c0, int(col_low[-1]) + 1)
-    below, right = np.minimum(cell_rows + 1, grid_h - 1), np.minimum(cell_cols + 1, grid_w - 1)
+    r0, r1, c0, c1 = int(row_low[0]), int(row_low[-1]), int(col_low[0]), int(col_low[-1])
+    cell_rows, cell_cols = np.arange(r0, r1 + 1), np.arange(c0, c1 + 1)
     n_down, n_across = len(cell_rows), len(cell_cols)
-    channels_first = np.ascontiguousarray(np.moveaxis(part_logits, -1, 0), dtype=np.float32)  # (C, h, w)
-    top, bottom = channels_first[:, cell_rows], channels_first[:, below]
-    corners = np.stack([top[:, :, cell_cols], top[:, :, right], bottom[:, :, cell_cols], bottom[:, :, right]])
-    corners = corners.reshape(4, count, n_down * n_across)  # (corner, channel, cell)
-    slots = min(PART_CANDIDATE_SLOTS, count)
-    candidates, counts = part_candidates(corners)
-    table = candidates[:slots]
-    crowded = counts > slots
+    # corners of the box's cells: slices (a cell's far corner is the next point; a one-point axis repeats it)
+    below, right = min(r0 + 1, grid_h - 1), min(c0 + 1, grid_w - 1)
+    logits = part_logits.astype(np.float32, copy=False)
+    top, bottom = logits[r0:r1 + 1], logits[below:below + n_down]
+    corners = np.stack([top[:, c0:c1 + 1], top[:, right:right + n_across],
+                        bottom[:, c0:c1 + 1], bottom[:, right:right + n_across]])
+    corners = corners.reshape(4, n_down * n_across, count)  # (corner, cell, channel)
+    leader, possible = part_candidates(corners)
+    # every sample takes its cell's leader, the label wherever the leader is the only candidate
+    lead = np.take(leader.astype(np.uint8).reshape(n_down, n_across), col_low - c0, axis=1)
+    labels[row_span, col_span] = np.take(lead, row_low - r0, axis=0)  # whole rows copied
+    counts = np.count_nonzero(possible, axis=1)
+    several = counts > 1
     if needed is not None:
-        crowded &= needed[cell_rows][:, cell_cols].ravel()
-    cell_index = np.arange(n_down * n_across)
-    picked = corners[:, table.astype(np.intp), cell_index]  # (corner, slot, cell)
-    # (corner, slot, down, across) -> (across, x, y, down, slot): a sample column's cell is one chunk to copy
-    pairs = picked.reshape(2, 2, slots, n_down, n_across).transpose(4, 1, 0, 3, 2)
-    cell_x = col_low - c0
-    fx = np.clip(cols.frac[col_span], 0.0, 1.0).astype(np.float32)
-    pairs = np.take(np.ascontiguousarray(pairs), cell_x, axis=0)  # (n_cols, x, y, down, slot)
-    across = pairs[:, 0]
-    step = pairs[:, 1]
-    step -= across
-    step *= fx[:, None, None, None]
-    across += step
-    across = np.ascontiguousarray(across.transpose(1, 2, 3, 0))  # (y, down, slot, n_cols)
-    cell_y = row_low - r0
-    fy = np.clip(rows.frac[row_span], 0.0, 1.0).astype(np.float32)
-    sampled = np.take(across[0], cell_y, axis=0)  # whole rows copied
-    step = np.take(across[1], cell_y, axis=0)
-    np.subtract(step, sampled, out=step)
-    step *= fy[:, None, None]
-    sampled += step  # (n_rows, slots, n_cols)
-    slot = argmax_of_rows(sampled, axis=1)
-    cell = (cell_y * n_across).astype(np.int32)[:, None] + cell_x.astype(np.int32)[None, :]
-    window = np.take(table.ravel(), slot.astype(np.int32) * np.int32(n_down * n_across) + cell)
-    if crowded.any():
-        at = np.flatnonzero(crowded.reshape(n_down, n_across)[cell_y][:, cell_x])
-        iy, ix = np.divmod(at, len(cell_x))
-        which = np.flatnonzero(crowded)
-        renumbered = np.zeros(len(crowded), dtype=np.int32)
-        renumbered[which] = np.arange(len(which), dtype=np.int32)
-        window.ravel()[at] = _crowded_labels(corners[:, :, which], candidates[:, which], counts[which],
-                                             renumbered[cell.ravel()[at]], fy[iy], fx[ix])
-    labels[row_span, col_span] = window
-    return labels
+        several &= needed[r0:r1 + 1, c0:c1 + 1].ravel()
+    slots = min(PART_CANDIDATE_SLOTS, count)
+    for group in (several & (counts <= slots), several & (counts > slots)):
+        cells = np.flatnonzero(group)
+        if cells.size:
+            _cell_labels(labels, corners, possible, cells, int(counts[cells].max()), resampler, cell_rows, cell_cols)
+    return labels[:n_rows, :n_cols]
 
 
 def part_map(part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps, person: np.ndarray) -> np.ndarray:
@@ -369,7 +394,8 @@ def part_map(part_logits: np.ndarray, mask: np.ndarray, maps: SegmentationMaps, 
     labels += np.uint8(1)  # on the grid: 1..24, so that the mask can zero the background
     image_labels = maps.parts.to_image_nearest(labels)
     np.multiply(image_labels, mask, out=image_labels)
-    return cv2.subtract(image_labels, 1, dtype=cv2.CV_32S)  # background -1, widened as OpenCV converts
+    image_labels -= np.uint8(1)  # background wraps to 255, -1 as int8
+    return image_labels.view(np.int8).astype(np.int32)
 
 
 def face_discs(
