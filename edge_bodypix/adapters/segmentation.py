@@ -17,7 +17,9 @@ Ports of body-pix `scaleAndCropToInputTensorShape`, `toMaskTensor` and
 * Part ids come from an argmax over 24 channels, taken on a grid `part_factor`
   times finer than the output grid (at the stride, about body-pix's own
   input-resolution samples) over each cell's few possible winners
-  (`part_candidates`); each image pixel takes its nearest sample's label.
+  (`part_candidates`): a cell with one gives it to all its samples, the others
+  are interpolated cell by cell, and only where a person pixel can read the
+  label (`labelled_cells`). Each image pixel takes its nearest sample's label.
 """
 
 from __future__ import annotations
