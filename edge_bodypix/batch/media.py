@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -185,9 +185,14 @@ def read_packets(info: VideoInfo, first: int, end: int) -> Tuple[Packet, ...]:
     return tuple(out)
 
 
-def decode(codec: str, extradata: Optional[bytes], time_base: Fraction,
-           packets: Sequence[Packet]) -> Iterator[Tuple[int, np.ndarray]]:
-    """(pts, HxWx3 uint8 RGB) for every frame the packets decode to, in presentation order."""
+def decode(codec: str, extradata: Optional[bytes], time_base: Fraction, packets: Sequence[Packet],
+           wanted: Optional[Callable[[int], bool]] = None) -> Iterator[Tuple[int, Optional[np.ndarray]]]:
+    """(pts, HxWx3 uint8 RGB) for every frame the packets decode to, in presentation order.
+
+    Frames for which `wanted(pts)` is false (those between a chunk's keyframe
+    and its warm-up) are decoded, as the next ones need, but not converted:
+    their image is None.
+    """
     av = import_av()
     context = av.CodecContext.create(codec, "r")
     if extradata:
@@ -196,13 +201,32 @@ def decode(codec: str, extradata: Optional[bytes], time_base: Fraction,
 
     def frames(packet):
         for frame in context.decode(packet):
-            yield int(frame.pts), frame.to_ndarray(format="rgb24")
+            pts = int(frame.pts)
+            yield pts, (to_rgb(frame) if wanted is None or wanted(pts) else None)
 
     for item in packets:
         packet = av.Packet(item.data)
         packet.pts, packet.dts, packet.time_base = item.pts, item.dts, time_base
         yield from frames(packet)
     yield from frames(None)
+
+
+#: AVColorRange of full-range ("JPEG") video, which OpenCV's I420 conversion does not expect.
+_FULL_RANGE = 2
+
+
+def to_rgb(frame) -> np.ndarray:
+    """A decoded frame as HxWx3 uint8 RGB.
+
+    8-bit 4:2:0 video of studio range, nearly all camera and NVR footage,
+    converts with OpenCV's BT.601 (the matrix `Encoder.prepare` uses the other
+    way, so untouched pixels come back as they were), several times cheaper
+    than swscale; other formats go through swscale.
+    """
+    if (frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0
+            and getattr(frame, "color_range", 0) != _FULL_RANGE):
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
 
 
 class Encoder:

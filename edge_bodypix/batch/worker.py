@@ -128,16 +128,21 @@ class ChunkWorker:
         persons = fully = emitted = 0
         codec = 0.0
         prepared = []
-        frames = decode(job.codec, job.extradata, job.time_base, job.packets)
+
+        def wanted(pts: int) -> bool:
+            index = index_of.get(pts)
+            return index is not None and chunk.warm_from <= index < chunk.end
+
+        frames = decode(job.codec, job.extradata, job.time_base, job.packets, wanted)
         while True:
             started = time.perf_counter()
             pts, image = next(frames, (None, None))
             codec += time.perf_counter() - started
             if pts is None:
                 break
-            index = index_of.get(pts)
-            if index is None or index < chunk.warm_from or index >= chunk.end:
-                continue
+            if image is None:
+                continue  # before the warm-up: decoded for the frames after it only
+            index = index_of[pts]
             processed = processor.process(Frame(image, float(pts * job.time_base), index))
             if index < chunk.start:
                 continue  # warming up the guard over the previous chunk's last frames
