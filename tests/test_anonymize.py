@@ -106,16 +106,16 @@ def test_the_audio_stream_is_copied_unchanged(one_box, clip_with_audio):
     assert audio_packets(out / clip_with_audio.name) == audio_packets(clip_with_audio)
 
 
-def test_every_face_the_network_finds_in_the_input_is_blurred_in_the_output(one_box, clip_with_audio):
+def faces_blurred(before, after, every=5) -> int:
+    """Check that each face the network finds in an input frame lost its detail in the output; how many it checked."""
     import cv2
 
     import edge_bodypix
     from edge_bodypix.privacy import protected_region
 
     net = edge_bodypix.load()
-    before, after = frames(clip_with_audio), frames(one_box[0] / clip_with_audio.name)
     checked = 0
-    for original, protected in zip(before[::5], after[::5]):
+    for original, protected in zip(before[::every], after[::every]):
         region = protected_region(net.segment_person_parts(original), "faces", 0)
         if region.sum() < 400:
             continue
@@ -123,7 +123,58 @@ def test_every_face_the_network_finds_in_the_input_is_blurred_in_the_output(one_
                   for image in (original, protected)]
         assert detail[1] < 0.35 * detail[0], f"face detail {detail[1]:.1f} of {detail[0]:.1f} left"
         checked += 1
+    return checked
+
+
+def test_every_face_the_network_finds_in_the_input_is_blurred_in_the_output(one_box, clip_with_audio):
+    checked = faces_blurred(frames(clip_with_audio), frames(one_box[0] / clip_with_audio.name))
     assert checked >= 6  # the person is in view on most of the clip
+
+
+#: (file name, encoder, options): every codec family anonymize re-encodes, B-frames where the family has them
+FAMILIES = [("hevc with b-frames.mkv", "libx265", {"x265-params": "bframes=2:log-level=error"}),
+            ("mpeg4 with b-frames.mp4", "mpeg4", {"bf": "2", "qscale": "3"}),
+            ("mjpeg.avi", "mjpeg", {"qscale": "3"}),
+            ("vp8.webm", "libvpx", {"crf": "10", "b": "2M"}),
+            ("vp9.webm", "libvpx-vp9", {"crf": "30", "b": "0"}),
+            ("variable frame rate.mp4", "libx264", {"bf": "0"})]
+
+
+@pytest.fixture(scope="module")
+def family_clips(tmp_path_factory):
+    """30 frames of the walking person in every supported codec family, and an H.264 clip whose frames are
+    1, 2 or 3 ticks of 1/30 s apart (variable frame rate)."""
+    folder = tmp_path_factory.mktemp("families")
+    images = frames(WALKING)[60:90]
+    for name, encoder, options in FAMILIES:
+        variable = name.startswith("variable")
+        with av.open(str(folder / name), "w") as target:
+            stream = target.add_stream(encoder, rate=30 if variable else 10)
+            stream.width, stream.height, stream.options = images[0].shape[1], images[0].shape[0], options
+            stream.pix_fmt = "yuvj420p" if encoder == "mjpeg" else "yuv420p"
+            stream.codec_context.time_base = Fraction(1, 30) if variable else Fraction(1, 10)
+            tick = 0
+            for i, image in enumerate(images):
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts, frame.time_base = tick, stream.codec_context.time_base
+                tick += 1 + i % 3 if variable else 1
+                for packet in stream.encode(frame):
+                    target.mux(packet)
+            for packet in stream.encode(None):
+                target.mux(packet)
+    return folder
+
+
+def test_every_codec_family_and_a_variable_frame_rate_keep_their_form_and_are_protected(family_clips, tmp_path):
+    result = anonymize(family_clips, "--output-dir", tmp_path, "--workers", 2, "--chunk-seconds", 1)
+    assert result.returncode == 0, result.stderr
+    for name, _, _ in FAMILIES:
+        source, output = family_clips / name, tmp_path / name
+        assert video_facts(output) == video_facts(source), name
+        if name.startswith("variable"):
+            steps = np.diff(video_facts(output)["pts"])
+            assert len(set(steps)) == 3, steps  # the irregular timing, tick for tick
+        assert faces_blurred(frames(source), frames(output), every=3) >= 4, name
 
 
 def test_the_report_counts_frames_and_persons_and_the_summary_is_printed(one_box, clip_with_audio):

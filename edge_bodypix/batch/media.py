@@ -88,6 +88,7 @@ class VideoInfo:
     frame_pts: Tuple[int, ...]  # every frame's pts, in presentation order
     keyframes: Tuple[int, ...]  # indices (into frame_pts) of the frames that start a decodable run
     audio_streams: int
+    durations: Tuple[int, ...] = ()  # each frame's duration as the input gives it (0: not given), by frame_pts
 
     @property
     def frames(self) -> int:
@@ -122,7 +123,7 @@ def probe(path: str) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
             raise MediaError(f"{path}: the video stream has no frame rate")
-        packets: List[Tuple[int, bool]] = []
+        packets: List[Tuple[int, bool, int]] = []
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -130,22 +131,22 @@ def probe(path: str) -> VideoInfo:
                 if packet.pts is None:
                     raise MediaError(f"{path}: a video packet has no timestamp; remux the file first "
                                      "(ffmpeg -i IN -c copy OUT.mkv)")
-                packets.append((int(packet.pts), bool(packet.is_keyframe)))
+                packets.append((int(packet.pts), bool(packet.is_keyframe), int(packet.duration or 0)))
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path}: cannot be demuxed ({exc})") from exc
         if not packets:
             raise MediaError(f"{path}: the video stream holds no frames")
         order = sorted(packets)
-        if len({pts for pts, _ in order}) != len(order):
+        if len({pts for pts, _, _ in order}) != len(order):
             raise MediaError(f"{path}: two video frames share a timestamp; remux the file first")
-        keyframes = tuple(i for i, (_, key) in enumerate(order) if key)
+        keyframes = tuple(i for i, (_, key, _) in enumerate(order) if key)
         if not keyframes or keyframes[0] != 0:
             raise MediaError(f"{path}: the video does not start with a keyframe")
         return VideoInfo(
             path=path, codec=ctx.name, extradata=bytes(ctx.extradata) if ctx.extradata else None,
             width=int(ctx.width), height=int(ctx.height), time_base=Fraction(stream.time_base), rate=Fraction(rate),
-            frame_pts=tuple(pts for pts, _ in order), keyframes=keyframes,
-            audio_streams=len(container.streams.audio),
+            frame_pts=tuple(pts for pts, _, _ in order), keyframes=keyframes,
+            audio_streams=len(container.streams.audio), durations=tuple(duration for _, _, duration in order),
         )
 
 
@@ -288,9 +289,11 @@ def black_chunk(spec: EncoderSpec, frame_pts: Iterable[int]) -> Tuple[Packet, ..
 
 def assemble(info: VideoInfo, spec: EncoderSpec, chunks: Iterable[Sequence[Packet]], output: str) -> int:
     """Write `output`: the chunks' video packets in order and every audio stream of the input copied
-    unchanged, interleaved by time. Returns the number of video packets written."""
+    unchanged, interleaved by time. Each frame keeps the input's duration, which decides how long a
+    variable-frame-rate video's last frame shows. Returns the number of video packets written."""
     av = import_av()
     written = 0
+    duration_of = dict(zip(info.frame_pts, info.durations))
     try:
         with _open(info.path) as source, av.open(output, "w", format=_format_for(info.path)) as target:
             video = target.add_stream(spec.encoder, rate=spec.rate)
@@ -311,6 +314,8 @@ def assemble(info: VideoInfo, spec: EncoderSpec, chunks: Iterable[Sequence[Packe
                     packet = av.Packet(item.data)
                     packet.pts, packet.dts, packet.time_base = item.pts, item.dts, spec.time_base
                     packet.is_keyframe = item.keyframe
+                    if duration_of.get(item.pts):
+                        packet.duration = duration_of[item.pts]
                     packet.stream = video
                     target.mux(packet)
                     written += 1
