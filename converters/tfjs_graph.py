@@ -77,8 +77,8 @@ def _as_tfjs_runs(nodes: List[dict]) -> List[dict]:
     """Convolutions with the (height, width) dilations tfjs uses, `[1, d[1], d[2], 1]` (module docstring)."""
     result = []
     for node in nodes:
-        dilations = node.get("attr", {}).get("dilations", {}).get("list", {}).get("i")
-        if node.get("op") in _CONVOLUTIONS and dilations and len(dilations) == 4:
+        dilations = _dilations(node)
+        if node.get("op") in _CONVOLUTIONS and len(dilations) == 4:
             attributes = dict(node["attr"], dilations={"list": {"i": ["1", str(dilations[1]), str(dilations[2]), "1"]}})
             node = dict(node, attr=attributes)
         result.append(node)
@@ -153,9 +153,13 @@ def build_function(model: TfjsModel):
     return bodypix
 
 
+def _dilations(node: dict) -> List[str]:
+    """A GraphDef JSON node's `dilations` list attribute (empty when it has none)."""
+    return node.get("attr", {}).get("dilations", {}).get("list", {}).get("i") or []
+
+
 def _dilated(node: dict) -> bool:
-    values = node.get("attr", {}).get("dilations", {}).get("list", {}).get("i") or []
-    return node.get("op") in _CONVOLUTIONS and any(int(v) != 1 for v in values)
+    return node.get("op") in _CONVOLUTIONS and any(int(v) != 1 for v in _dilations(node))
 
 
 def _check_dilations_run(function, path) -> None:

@@ -10,9 +10,9 @@ from edge_bodypix.adapters.geometry import Geometry, input_resolution
 from edge_bodypix.adapters.segmentation import (
     SegmentationMaps,
     argmax_of_rows,
+    grid_box,
     part_labels_on_grid,
     part_map,
-    person_cells,
     person_grid,
     person_mask,
     segment_logits_to_image,
@@ -108,7 +108,7 @@ def test_part_map_without_a_person_is_all_minus_one():
     parts = smooth_grid(geometry.grid_size, 24, 7)
     empty = np.zeros((480, 640), np.uint8)
     assert np.all(part_map(parts, empty, maps, np.zeros(geometry.grid_size, bool)) == -1)
-    assert person_cells(np.full(geometry.grid_size, -9.0, np.float32), 0.7) is None
+    assert grid_box(person_grid(np.full(geometry.grid_size, -9.0, np.float32), 0.7)) is None
 
 
 def test_part_argmax_is_limited_to_the_cells_that_can_hold_a_person():
@@ -117,7 +117,7 @@ def test_part_argmax_is_limited_to_the_cells_that_can_hold_a_person():
     segments = np.full(geometry.grid_size, -8.0, np.float32)
     segments[5:9, 6:12] = 6.0  # one person in the middle of the frame
     mask = person_mask(segments, maps, 0.7)
-    cells = person_cells(segments, 0.7)
+    cells = grid_box(person_grid(segments, 0.7))
     assert cells == ((5, 8), (6, 11))
     limited = part_map(parts, mask, maps, person_grid(segments, 0.7))
     everywhere = part_map(parts, mask, maps, np.ones(geometry.grid_size, bool))

@@ -208,11 +208,6 @@ def person_grid(segment_logits: np.ndarray, threshold: float) -> np.ndarray:
     return segment_logits > threshold_logit(threshold) - 1.0
 
 
-def person_cells(segment_logits: np.ndarray, threshold: float) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
-    """Inclusive grid row and column ranges that can hold person pixels (see `person_grid`), or None."""
-    return grid_box(person_grid(segment_logits, threshold))
-
-
 def grid_box(points: np.ndarray) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
     """Inclusive row and column ranges of the set points of a bool grid, or None when none is set."""
     rows, cols = np.nonzero(points)
@@ -266,10 +261,10 @@ def part_candidates(corners: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return leader, possible
 
 
-def candidate_table(possible: np.ndarray, width: int) -> np.ndarray:
-    """(cells, width) uint8: each cell's candidate channels in channel order, the first repeated after the last."""
+def candidate_table(possible: np.ndarray, counts: np.ndarray, width: int) -> np.ndarray:
+    """(cells, width) uint8: each cell's candidate channels in channel order, the first repeated after the last
+    (`counts`: how many each cell has)."""
     cell, channel = np.nonzero(possible)  # by cell, then by channel
-    counts = np.count_nonzero(possible, axis=1)
     starts = np.cumsum(counts) - counts
     table = np.repeat(channel[starts].astype(np.uint8)[:, None], width, axis=1)
     table[cell, np.arange(len(cell)) - starts[cell]] = channel
@@ -297,17 +292,18 @@ def argmax_of_rows(values: np.ndarray, axis: int) -> np.ndarray:
     return index
 
 
-def _cell_labels(labels, corners, possible, cells, width, resampler, cell_rows, cell_cols):
+def _cell_labels(labels, corners, possible, counts, cells, resampler, cell_rows, cell_cols):
     """Write the argmax over each cell's candidates at every sample of the given cells into `labels`.
 
     `corners` (4, cells, C) and `possible` (`part_candidates`) cover the box of
-    cells whose rows and columns are `cell_rows` and `cell_cols`; `cells`
-    indexes into it, and none has more than `width` candidates. The samples of
+    cells whose rows and columns are `cell_rows` and `cell_cols`, `counts` says
+    how many candidates each has; `cells` indexes into it. The samples of
     a cell form a small regular grid (a few resampled rows by a few columns),
     so every cell is interpolated across and then down on its own, all cells
     at once, cells last: (width, rows, columns, cells).
     """
-    table = candidate_table(possible[cells], width)  # (k, width)
+    width = int(counts[cells].max())
+    table = candidate_table(possible[cells], counts[cells], width)  # (k, width)
     count = corners.shape[2]
     at = table.T.astype(np.intp)
     at += cells * count  # (width, k): where each candidate's corner values are, cells last
@@ -378,7 +374,7 @@ def part_labels_on_grid(
     for group in (several & (counts <= slots), several & (counts > slots)):
         cells = np.flatnonzero(group)
         if cells.size:
-            _cell_labels(labels, corners, possible, cells, int(counts[cells].max()), resampler, cell_rows, cell_cols)
+            _cell_labels(labels, corners, possible, counts, cells, resampler, cell_rows, cell_cols)
     return labels[:n_rows, :n_cols]
 
 
