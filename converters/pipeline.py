@@ -97,12 +97,15 @@ def convert_checkpoint(
     calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
     input_size: Optional[Tuple[int, int]] = None, per_tensor: bool = False, io_type: str = "uint8",
     samples: int = 100, edgetpu: bool = False, float_layers: Optional[Sequence[str]] = None,
+    weight_rounding: str = "gptq",
 ) -> Conversion:
     """Convert one checkpoint (tfjs model.json, ONNX path or catalogue name); write model, metadata and report.
 
     int8 keeps `float_layers` in float (default `DEFAULT_FLOAT_LAYERS`; () or an Edge TPU build: full
-    integer). Without `test_images`, every 5th calibration image is held out for the report and never
-    calibrated on, so its figures are measured on images the calibration did not see."""
+    integer). int8 weights of tfjs checkpoints are rounded by GPTQ (`weight_rounding`, "nearest" for
+    TFLite's own rounding; see `weight_rounding.py`). Without `test_images`, every 5th calibration image is
+    held out for the report and never calibrated on, so its figures are measured on images the calibration
+    did not see."""
     import edge_bodypix
 
     if quantisation not in QUANTISATIONS:
@@ -124,12 +127,22 @@ def convert_checkpoint(
         float_layers = () if edgetpu else DEFAULT_FLOAT_LAYERS
     if edgetpu and float_layers:
         raise InvalidParameterError("--edgetpu needs a full-integer model: no --float-layers")
+    if weight_rounding not in WEIGHT_ROUNDINGS:
+        raise InvalidParameterError(f"--weight-rounding {weight_rounding!r} is not one of {', '.join(WEIGHT_ROUNDINGS)}")
 
     def representative():
         return representative_inputs(calibration_images, stride, normalisation, samples, input_size)
 
+    rounding = None
+    if quantisation == "int8":
+        rounding = "gptq" if weight_rounding == "gptq" and reference_kind == "tensorflow" and not per_tensor \
+            else "nearest"
     log.info("converting %s to %s", path.name, quantisation)
-    model = convert(function, quantisation, representative, io_type, per_tensor, input_size,
+    quantised = function
+    if rounding == "gptq":
+        quantised = _gptq_rounded(path, representative_inputs(calibration_images, stride, normalisation,
+                                                              ROUNDING_SAMPLES, input_size, seed=1), float_layers)
+    model = convert(quantised, quantisation, representative, io_type, per_tensor, input_size,
                     float_layers=float_layers if quantisation == "int8" else ())
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
@@ -147,6 +160,7 @@ def convert_checkpoint(
         "calibration": {"sources": sources, "samples": samples, "images": len(calibration_images),
                         "held_out_for_testing": len(held_out)} if quantisation == "int8" else None,
         "float_layers": list(float_layers) if quantisation == "int8" else [],
+        "weight_rounding": rounding,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
         "outputs": output_map(model),
@@ -168,6 +182,7 @@ def convert_checkpoint(
               "reference": "onnxruntime (CPU)" if reference_kind == "onnxruntime" else "tensorflow (the tfjs graph)",
               "test_sources": test_sources,
               "float_layers": metadata["float_layers"],
+              "weight_rounding": rounding,
               "test_images_are_calibration_images": bool(quantisation == "int8" and not held_out
                                                          and set(test_sources) & set(sources))}
     if images:
@@ -187,6 +202,28 @@ def convert_checkpoint(
     report_path = directory / f"{name}.report.json"
     report_path.write_text(json.dumps(report, indent=1))
     return Conversion(model_path, metadata_path, report_path, report)
+
+
+#: how int8 weights are rounded: GPTQ (tfjs checkpoints, per-channel) or TFLite's round-to-nearest
+WEIGHT_ROUNDINGS = ("gptq", "nearest")
+ROUNDING_SAMPLES = 32  # calibration inputs whose layer inputs GPTQ measures
+
+
+def _gptq_rounded(path: Path, inputs, float_layers: Sequence[str]):
+    """The tfjs graph at `path` with the weights of every convolution not kept float GPTQ-rounded onto TFLite's
+    int8 grid (`weight_rounding`), measured on the float graph's layer inputs for `inputs`."""
+    import dataclasses
+
+    from .tfjs_graph import build_function as build_tfjs
+    from .tfjs_graph import build_probe, convolutions
+    from .tfjs_reader import read_tfjs
+    from .weight_rounding import round_weights
+
+    model = read_tfjs(str(path))
+    layers = [c for c in convolutions(model) if not any(name in c.name for name in float_layers)]
+    rounded = round_weights(model.weights, layers, build_probe(model, layers), (batch[0] for batch in inputs))
+    log.info("GPTQ rounded the weights of %d convolutions", len(rounded))
+    return build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
 
 
 def _reference_network(path, function, kind, architecture, multiplier, stride, normalisation):

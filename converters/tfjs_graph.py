@@ -110,12 +110,11 @@ def input_name(model: TfjsModel) -> str:
     return placeholders[0]
 
 
-def build_function(model: TfjsModel):
-    """A `tf.function` (NHWC normalised image -> dict of outputs by role) running the tfjs graph."""
+def _graph_def(model: TfjsModel, nodes: List[dict]):
+    """The GraphDef of `nodes` with the model's weights filled in; unknown ops refused."""
     import tensorflow as tf
     from google.protobuf import json_format
 
-    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
     graph_def = tf.compat.v1.GraphDef()
     try:
         json_format.ParseDict({"node": nodes, "versions": model.topology.get("versions", {})}, graph_def,
@@ -129,8 +128,14 @@ def build_function(model: TfjsModel):
     unsupported = sorted({n.op for n in graph_def.node if n.op not in known and n.op not in ("Const", "Placeholder")})
     if unsupported:
         raise ModelFormatError(f"{model.path}: unsupported op(s) {', '.join(unsupported)}")
-    outputs = output_names(model)
-    roles = list(outputs)
+    return graph_def
+
+
+def _pruned(model: TfjsModel, nodes: List[dict], tensors: List[str]):
+    """A concrete function from the image placeholder to the named tensors of the graph."""
+    import tensorflow as tf
+
+    graph_def = _graph_def(model, nodes)
 
     def imported():
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -138,10 +143,25 @@ def build_function(model: TfjsModel):
     wrapped = tf.compat.v1.wrap_function(imported, [])
     graph = wrapped.graph
     try:
-        pruned = wrapped.prune(graph.get_tensor_by_name(f"{input_name(model)}:0"),
-                               [graph.get_tensor_by_name(f"{outputs[r]}:0") for r in roles])
+        return wrapped.prune(graph.get_tensor_by_name(_tensor(input_name(model))),
+                             [graph.get_tensor_by_name(_tensor(name)) for name in tensors])
     except KeyError as exc:
         raise ModelFormatError(f"{model.path}: tensor not found in the graph ({exc})") from exc
+
+
+def _tensor(name: str) -> str:
+    """A GraphDef input reference as a tensor name (`node` -> `node:0`)."""
+    return name if ":" in name else f"{name}:0"
+
+
+def build_function(model: TfjsModel):
+    """A `tf.function` (NHWC normalised image -> dict of outputs by role) running the tfjs graph."""
+    import tensorflow as tf
+
+    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
+    outputs = output_names(model)
+    roles = list(outputs)
+    pruned = _pruned(model, nodes, [outputs[r] for r in roles])
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")])
     def bodypix(image):
@@ -151,6 +171,41 @@ def build_function(model: TfjsModel):
     if any(_dilated(node) for node in nodes):
         _check_dilations_run(bodypix, model.path)
     return bodypix
+
+
+def convolutions(model: TfjsModel):
+    """Every convolution of the graph with a constant filter, as `weight_rounding.Convolution`s."""
+    import base64
+
+    from .weight_rounding import Convolution
+
+    found = []
+    constants = set(model.weights)
+    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
+    biases = {node["input"][0]: node["input"][1] for node in nodes
+              if node.get("op") == "BiasAdd" and node["input"][1] in constants}
+    for node in nodes:
+        if node.get("op") not in _CONVOLUTIONS or node["input"][1] not in constants:
+            continue
+        attributes = node.get("attr", {})
+        strides = [int(v) for v in attributes.get("strides", {}).get("list", {}).get("i", ["1"] * 4)]
+        dilations = [int(v) for v in _dilations(node)] or [1, 1, 1, 1]
+        padding = base64.b64decode(attributes.get("padding", {}).get("s", "VkFMSUQ=")).decode()
+        if padding not in ("SAME", "VALID"):
+            raise ModelFormatError(f"{model.path}: {node['name']} uses {padding} padding")
+        found.append(Convolution(node["name"], node["input"][1],
+                                 node["op"] == "DepthwiseConv2dNative", (strides[1], strides[2]),
+                                 (dilations[1], dilations[2]), padding, node["input"][0], biases.get(node["name"])))
+    return found
+
+
+def build_probe(model: TfjsModel, layers):
+    """image (1xHxWx3 float32) -> the input tensor of each of `layers` (from `convolutions`), as numpy."""
+    import tensorflow as tf
+
+    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
+    pruned = _pruned(model, nodes, [layer.input_tensor for layer in layers])
+    return lambda image: [value for value in pruned(tf.constant(image))]
 
 
 def _dilations(node: dict) -> List[str]:

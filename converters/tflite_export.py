@@ -11,12 +11,14 @@ import numpy as np
 from edge_bodypix.errors import InvalidParameterError
 
 QUANTISATIONS = ("float32", "float16", "dynamic", "int8")
-#: MobileNet layers int8 keeps in float by default: the ones whose quantisation error is largest (per-layer
-#: RMSE over the quantisation step, TensorFlow's QuantizationDebugger on the official quant2 0.75 s16
-#: checkpoint: 1-2 steps, against 0.6-0.9 for the later ones) and cheap to run in float (three depthwise
-#: layers and the first pointwise one). Held-out person IoU vs float, that checkpoint: mean 0.961 -> 0.974,
-#: min 0.83 -> 0.92 (coco-person-dev); see README "Converting checkpoints".
-DEFAULT_FLOAT_LAYERS = ("Conv2d_1_depthwise", "Conv2d_1_pointwise", "Conv2d_2_depthwise", "Conv2d_3_depthwise")
+#: MobileNet layers int8 keeps in float by default: the first convolution (a quarter of its output channels
+#: peak below 1 of ReLU6's 6, so they get a few of the int8 levels) and the early layers whose quantisation
+#: error is largest (per-layer RMSE over the quantisation step, TensorFlow's QuantizationDebugger on the
+#: official quant2 0.75 s16 checkpoint: 1-2 steps, against 0.6-0.9 for the later ones). All are cheap in
+#: float: a 3-channel 3x3 convolution, three depthwise layers and the first pointwise one. See README
+#: "Converting checkpoints" for the held-out figures of every checkpoint.
+DEFAULT_FLOAT_LAYERS = ("Conv2d_0", "Conv2d_1_depthwise", "Conv2d_1_pointwise", "Conv2d_2_depthwise",
+                        "Conv2d_3_depthwise")
 
 
 def convert(

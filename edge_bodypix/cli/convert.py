@@ -50,6 +50,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
                         help="int8: layers kept in float, by name ('' = full integer; default: "
                              f"{','.join(DEFAULT_FLOAT_LAYERS)})")
+    parser.add_argument("--weight-rounding", choices=["gptq", "nearest"], default="gptq",
+                        help="int8 weights of tfjs checkpoints: GPTQ, rounded to keep each layer's output closest "
+                             "to float on the calibration images (default), or TFLite's round-to-nearest")
     parser.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
     parser.set_defaults(handler=run)
 
@@ -81,7 +84,7 @@ def run(args) -> int:
         source = source_for_url(args.source) if args.source.startswith(("http://", "https://")) else args.source
         result = convert_checkpoint(source, quantisations[0], args.output_dir, args.calibration,
                                     args.test_images, args.input_size, args.per_tensor, args.io_type, args.samples,
-                                    args.edgetpu, args.float_layers)
+                                    args.edgetpu, args.float_layers, args.weight_rounding)
     except EdgeBodyPixError as exc:
         return fail(exc)
     if args.json:
