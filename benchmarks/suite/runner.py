@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -25,6 +26,34 @@ def _frames(images: Path):
 
 
 QUICK_ACCURACY_IMAGES = 6  # --quick scores person masks on the first 6 photos with people and 6 without
+
+
+WEIGHTS_PRECISION = ("float", "quant2", "quant1")  # body-pix's checkpoints of one network, most precise first
+
+
+def source_weights(name: str) -> str:
+    """Which checkpoint of its network a converted model came from (`converted_name`'s `_from_` part)."""
+    match = re.search(r"_from_(quant1|quant2)", name)
+    return match.group(1) if match else "float"
+
+
+def float_references(nets) -> Dict[str, object]:
+    """Model name -> the float32 TFLite conversion it is judged against ("IoU vs float"): the one from the same
+    checkpoint, else the most precise checkpoint of the same network (Coral's models, converted by Google from
+    a float checkpoint not in ../shared, get the quant2 one). Float32 models have none."""
+    floats = {(n.info.architecture, n.info.multiplier, n.info.output_stride, source_weights(n.info.name)): n
+              for n in nets if n.info.quantisation == "float32" and n.info.name.startswith("bodypix_")}
+    references = {}
+    for net in nets:
+        if "float" in net.info.quantisation:
+            continue
+        network = (net.info.architecture, net.info.multiplier, net.info.output_stride)
+        own = source_weights(net.info.name)
+        for weights in (own,) + tuple(w for w in WEIGHTS_PRECISION if w != own):
+            if network + (weights,) in floats:
+                references[net.info.name] = floats[network + (weights,)]
+                break
+    return references
 
 
 def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = None,
@@ -71,8 +100,7 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
         row["generated_weights"] = row["model"] in generated_names
     scores = []
     person_set, keypoint_set = evaluation / "coco-person-dev", evaluation / "coco-keypoints-dev"
-    floats = {(i["net"].info.architecture, i["net"].info.multiplier, i["net"].info.output_stride): i["net"]
-              for i in loaded if "float" in i["net"].info.quantisation}
+    floats = float_references([i["net"] for i in loaded if not i.get("generated")])
     limit = QUICK_ACCURACY_IMAGES if quick else None
     scored = [item for item in loaded if not item.get("generated")]  # random weights: timing only
     for item in steps(scored, "accuracy", lambda i: i["net"].info.name, show_progress):
@@ -82,8 +110,8 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
             entry.update(accuracy.person_masks(net, person_set, limit=limit))
         if keypoint_set.is_dir() and not quick:
             entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set)
-        reference = floats.get((net.info.architecture, net.info.multiplier, net.info.output_stride))
-        if reference is not None and reference is not net and person_set.is_dir():
+        reference = floats.get(net.info.name)
+        if reference is not None and person_set.is_dir():
             entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=limit)
         scores.append(entry)
     results = {
