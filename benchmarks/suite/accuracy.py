@@ -71,11 +71,12 @@ def keypoints_ap(net, dataset: Path, resolution="medium", detailed: bool = False
     return scores
 
 
-def agreement(net, reference, dataset: Path, limit: Optional[int] = None) -> float:
+def agreement(net, reference, dataset: Path, limit: Optional[int] = None, resolution="medium") -> float:
     """Mean person-mask IoU of a model against another (its float original) on the COCO photos."""
     ious = []
     for path in sorted((dataset / "images").glob("*.jpg"))[:limit]:
         image = read_rgb(path)
-        a, b = net.segment_person(image).data.astype(bool), reference.segment_person(image).data.astype(bool)
+        a = net.segment_person(image, internal_resolution=resolution).data.astype(bool)
+        b = reference.segment_person(image, internal_resolution=resolution).data.astype(bool)
         ious.append(mask_iou(a, b))
     return round(float(np.mean(ious)), 4)

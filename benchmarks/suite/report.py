@@ -115,7 +115,8 @@ def _plots(results: Dict[str, object], directory: Path) -> List[str]:
     figure.savefig(directory / "latency_vs_resolution.png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     names.append("latency_vs_resolution.png")
-    accuracy = [a for a in results.get("accuracy", []) if a.get("person_iou_mean") is not None]
+    accuracy = [a for a in results.get("accuracy", [])
+                if a.get("person_iou_mean") is not None and a["resolution"] == "medium"]  # one point per model
     if accuracy:
         figure, axis = plt.subplots(figsize=(10, 6.5))
         colours = {"float32": "tab:blue", "int8": "tab:red", "uint8": "tab:orange", "float16": "tab:green"}

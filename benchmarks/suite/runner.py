@@ -28,6 +28,8 @@ def _frames(images: Path):
 QUICK_ACCURACY_IMAGES = 6  # --quick scores person masks on the first 6 photos with people and 6 without
 
 
+#: internal resolutions the accuracy matrix scores every model at (--quick: medium only)
+ACCURACY_RESOLUTIONS = ("low", "medium", "high")
 WEIGHTS_PRECISION = ("float", "quant2", "quant1")  # body-pix's checkpoints of one network, most precise first
 
 
@@ -105,15 +107,17 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
     scored = [item for item in loaded if not item.get("generated")]  # random weights: timing only
     for item in steps(scored, "accuracy", lambda i: i["net"].info.name, show_progress):
         net = item["net"]
-        entry = {"model": net.info.name, "resolution": "medium"}
-        if person_set.is_dir():
-            entry.update(accuracy.person_masks(net, person_set, limit=limit))
-        if keypoint_set.is_dir() and not quick:
-            entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set)
-        reference = floats.get(net.info.name)
-        if reference is not None and person_set.is_dir():
-            entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=limit)
-        scores.append(entry)
+        for resolution in ("medium",) if quick else ACCURACY_RESOLUTIONS:
+            entry = {"model": net.info.name, "resolution": resolution}
+            if person_set.is_dir():
+                entry.update(accuracy.person_masks(net, person_set, limit=limit, resolution=resolution))
+            if keypoint_set.is_dir() and not quick:
+                entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set, resolution=resolution)
+            reference = floats.get(net.info.name)
+            if reference is not None and person_set.is_dir():
+                entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=limit,
+                                                           resolution=resolution)
+            scores.append(entry)
     results = {
         "device": device.device_info(argv), "frames": f"{len(frames)} photos resized to 640x480",
         "threads": threads, "rounds": rounds, "quick": quick,
