@@ -65,17 +65,20 @@ def _describe_source(path: Path, function=None):
 
 
 def load_source(source: str):
-    """(path, tf.function, float reference network factory) for an ONNX file or a tfjs graph model."""
+    """(path, tf.function, float reference network kind, weight dtypes) for an ONNX file, a tfjs graph model
+    (model.json or its folder) or a catalogue name of either."""
     candidate = Path(source)
+    if not candidate.exists() and candidate.suffix.lower() not in (".json", ".onnx") and "/" not in source:
+        candidate = resolve(source, format="onnx", runtime="onnxruntime").path  # a catalogue name
     if candidate.is_dir() or candidate.suffix.lower() == ".json":
         from .tfjs_graph import build_function as build_tfjs
         from .tfjs_reader import read_tfjs
 
         if not candidate.exists():
             raise ModelFormatError(f"{source} does not exist")
-        model = read_tfjs(source)
+        model = read_tfjs(str(candidate))
         return model.path, build_tfjs(model), "tensorflow", model.quantisation
-    path = resolve(source, format="onnx", runtime="onnxruntime").path
+    path = resolve(str(candidate), format="onnx", runtime="onnxruntime").path
     if path.suffix.lower() != ".onnx":
         raise ModelFormatError(f"{path}: the converter reads ONNX exports (.onnx) and tfjs graph models (model.json)")
     return path, build_function(read_onnx(str(path))), "onnxruntime", {}

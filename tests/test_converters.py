@@ -469,3 +469,14 @@ def test_a_tensorflow_that_cannot_run_dilated_depthwise_layers_says_what_to_set(
     default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                              env={k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"})
     assert "RAN" in default.stdout, default.stdout + default.stderr[-2000:]
+
+
+def test_a_tfjs_checkpoint_converts_by_its_catalogue_name():
+    """`convert bodypix_mobilenet_v1_050_16_tfjs_float` finds the official model.json in the store (and is
+    then a tfjs source: GPTQ rounding applies), as an ONNX export's name finds the .onnx file."""
+    from edge_bodypix.converters.pipeline import load_source
+
+    path, _, kind, _ = load_source("bodypix_mobilenet_v1_050_16_tfjs_float")
+    assert kind == "tensorflow" and path.as_posix().endswith("tfjs/bodypix/mobilenet/float/050/model-stride16.json")
+    path, _, kind, _ = load_source("MobileNetV1-x050-stride16")
+    assert kind == "onnxruntime" and path.suffix == ".onnx"
