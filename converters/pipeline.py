@@ -19,6 +19,7 @@ from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
 from .onnx_reader import read_onnx
 from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, input_type, output_map
+from .weight_rounding import WEIGHT_ROUNDINGS
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def convert_checkpoint(
 
     if quantisation not in QUANTISATIONS:
         raise InvalidParameterError(f"--quantize {quantisation!r} is not one of {', '.join(QUANTISATIONS)}")
+    if weight_rounding not in WEIGHT_ROUNDINGS:
+        raise InvalidParameterError(f"--weight-rounding {weight_rounding!r} is not one of {', '.join(WEIGHT_ROUNDINGS)}")
     if edgetpu and (quantisation != "int8" or input_size is None):
         raise InvalidParameterError("--edgetpu needs --quantize int8 and a fixed --input-size HxW "
                                     "(the Edge TPU runs full-integer models of static shape)")
@@ -130,8 +133,6 @@ def convert_checkpoint(
         float_layers = () if edgetpu else DEFAULT_FLOAT_LAYERS
     if edgetpu and float_layers:
         raise InvalidParameterError("--edgetpu needs a full-integer model: no --float-layers")
-    if weight_rounding not in WEIGHT_ROUNDINGS:
-        raise InvalidParameterError(f"--weight-rounding {weight_rounding!r} is not one of {', '.join(WEIGHT_ROUNDINGS)}")
 
     def representative():
         return representative_inputs(calibration_images, stride, normalisation, samples, input_size)
@@ -207,8 +208,6 @@ def convert_checkpoint(
     return Conversion(model_path, metadata_path, report_path, report)
 
 
-#: how int8 weights are rounded: GPTQ (tfjs checkpoints, per-channel) or TFLite's round-to-nearest
-WEIGHT_ROUNDINGS = ("gptq", "nearest")
 ROUNDING_SAMPLES = 32  # calibration inputs whose layer inputs GPTQ measures
 
 

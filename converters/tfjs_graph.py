@@ -110,6 +110,11 @@ def input_name(model: TfjsModel) -> str:
     return placeholders[0]
 
 
+def _runnable_nodes(model: TfjsModel) -> List[dict]:
+    """The topology's nodes as TensorFlow runs them: fused convolutions split, dilations as tfjs reads them."""
+    return _as_tfjs_runs(_split_fused(model.topology["node"]))
+
+
 def _graph_def(model: TfjsModel, nodes: List[dict]):
     """The GraphDef of `nodes` with the model's weights filled in; unknown ops refused."""
     import tensorflow as tf
@@ -158,7 +163,7 @@ def build_function(model: TfjsModel):
     """A `tf.function` (NHWC normalised image -> dict of outputs by role) running the tfjs graph."""
     import tensorflow as tf
 
-    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
+    nodes = _runnable_nodes(model)
     outputs = output_names(model)
     roles = list(outputs)
     pruned = _pruned(model, nodes, [outputs[r] for r in roles])
@@ -181,7 +186,7 @@ def convolutions(model: TfjsModel):
 
     found = []
     constants = set(model.weights)
-    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
+    nodes = _runnable_nodes(model)
     biases = {node["input"][0]: node["input"][1] for node in nodes
               if node.get("op") == "BiasAdd" and node["input"][1] in constants}
     for node in nodes:
@@ -190,7 +195,8 @@ def convolutions(model: TfjsModel):
         attributes = node.get("attr", {})
         strides = [int(v) for v in attributes.get("strides", {}).get("list", {}).get("i", ["1"] * 4)]
         dilations = [int(v) for v in _dilations(node)] or [1, 1, 1, 1]
-        padding = base64.b64decode(attributes.get("padding", {}).get("s", "VkFMSUQ=")).decode()
+        encoded = attributes.get("padding", {}).get("s")  # protobuf JSON: bytes as base64
+        padding = base64.b64decode(encoded).decode() if encoded else "VALID"
         if padding not in ("SAME", "VALID"):
             raise ModelFormatError(f"{model.path}: {node['name']} uses {padding} padding")
         found.append(Convolution(node["name"], node["input"][1],
@@ -200,12 +206,11 @@ def convolutions(model: TfjsModel):
 
 
 def build_probe(model: TfjsModel, layers):
-    """image (1xHxWx3 float32) -> the input tensor of each of `layers` (from `convolutions`), as numpy."""
+    """image (1xHxWx3 float32) -> the input tensor of each of `layers` (from `convolutions`), as tensors."""
     import tensorflow as tf
 
-    nodes = _as_tfjs_runs(_split_fused(model.topology["node"]))
-    pruned = _pruned(model, nodes, [layer.input_tensor for layer in layers])
-    return lambda image: [value for value in pruned(tf.constant(image))]
+    pruned = _pruned(model, _runnable_nodes(model), [layer.input_tensor for layer in layers])
+    return lambda image: list(pruned(tf.constant(image)))
 
 
 def _dilations(node: dict) -> List[str]:

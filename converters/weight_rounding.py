@@ -29,6 +29,8 @@ import numpy as np
 
 from edge_bodypix.errors import ModelFormatError
 
+#: how int8 weights are rounded: GPTQ (tfjs checkpoints, per-channel) or TFLite's round-to-nearest
+WEIGHT_ROUNDINGS = ("gptq", "nearest")
 INT8_LEVELS = 127  # TFLite's symmetric per-channel weight range [-127, 127]
 DAMPING = 0.01  # added to H's diagonal, as a share of its mean: keeps the inverse stable for dead inputs
 

@@ -102,18 +102,18 @@ def run(output_dir: str, quick: bool = False, models: Optional[Sequence[str]] = 
         row["generated_weights"] = row["model"] in generated_names
     scores = []
     person_set, keypoint_set = evaluation / "coco-person-dev", evaluation / "coco-keypoints-dev"
-    floats = float_references([i["net"] for i in loaded if not i.get("generated")])
     limit = QUICK_ACCURACY_IMAGES if quick else None
     scored = [item for item in loaded if not item.get("generated")]  # random weights: timing only
+    floats = float_references([item["net"] for item in scored])
     for item in steps(scored, "accuracy", lambda i: i["net"].info.name, show_progress):
         net = item["net"]
+        reference = floats.get(net.info.name)
         for resolution in ("medium",) if quick else ACCURACY_RESOLUTIONS:
             entry = {"model": net.info.name, "resolution": resolution}
             if person_set.is_dir():
                 entry.update(accuracy.person_masks(net, person_set, limit=limit, resolution=resolution))
             if keypoint_set.is_dir() and not quick:
                 entry["keypoints"] = accuracy.keypoints_ap(net, keypoint_set, resolution=resolution)
-            reference = floats.get(net.info.name)
             if reference is not None and person_set.is_dir():
                 entry["iou_vs_float"] = accuracy.agreement(net, reference, person_set, limit=limit,
                                                            resolution=resolution)

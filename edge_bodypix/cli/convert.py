@@ -21,6 +21,7 @@ def _size(text: str):
 
 def add_parser(commands) -> None:
     from ..converters.tflite_export import DEFAULT_FLOAT_LAYERS  # numpy only: TensorFlow loads when converting
+    from ..converters.weight_rounding import WEIGHT_ROUNDINGS
 
     parser = commands.add_parser(
         "convert", help="convert a BodyPix checkpoint to TFLite (float32, float16, dynamic, int8)",
@@ -50,7 +51,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
                         help="int8: layers kept in float, by name ('' = full integer; default: "
                              f"{','.join(DEFAULT_FLOAT_LAYERS)})")
-    parser.add_argument("--weight-rounding", choices=["gptq", "nearest"], default="gptq",
+    parser.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="gptq",
                         help="int8 weights of tfjs checkpoints: GPTQ, rounded to keep each layer's output closest "
                              "to float on the calibration images (default), or TFLite's round-to-nearest")
     parser.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
