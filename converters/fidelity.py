@@ -54,6 +54,25 @@ def person_coverage(reference_mask: np.ndarray, converted_mask: np.ndarray) -> L
     return shares
 
 
+NEAR_THRESHOLD = 3.0  # logits this close to the person threshold's decide the mask's edge
+
+
+def segment_error_near_threshold(reference, converted, images: Sequence[np.ndarray],
+                                 threshold: float = 0.7) -> float:
+    """RMS person-logit error of `converted` against `reference` at "medium", over the cells whose float
+    logit lies within NEAR_THRESHOLD of the threshold's (where an error moves the mask's edge). Smoother
+    than per-photo IoU, which a weak person barely above the threshold swings from one change to the next."""
+    edge = float(np.log(threshold / (1 - threshold)))
+    squared, cells = 0.0, 0
+    for image in images:
+        ours = reference.infer(image, "medium", ("segments",)).outputs["segments"]
+        theirs = converted.infer(image, "medium", ("segments",)).outputs["segments"]
+        near = np.abs(ours - edge) < NEAR_THRESHOLD
+        squared += float(((theirs - ours)[near].astype(np.float64) ** 2).sum())
+        cells += int(near.sum())
+    return float(np.sqrt(squared / cells)) if cells else 0.0
+
+
 def _size(path: str) -> int:
     """A model's size on disk; for a tfjs model.json, with its weight shards."""
     if path.endswith(".json"):

@@ -142,12 +142,22 @@ def convert_checkpoint(
         rounding = "gptq" if weight_rounding == "gptq" and reference_kind == "tensorflow" and not per_tensor \
             else "nearest"
     log.info("converting %s to %s", path.name, quantisation)
-    quantised = function
+    reference = None
+    chosen: Dict[str, object] = {}
+    int8_layers = float_layers if quantisation == "int8" else ()
     if rounding == "gptq":
-        quantised = _gptq_rounded(path, representative_inputs(calibration_images, stride, normalisation,
-                                                              ROUNDING_SAMPLES, input_size, seed=1), float_layers)
-    model = convert(quantised, quantisation, representative, io_type, per_tensor, input_size,
-                    float_layers=float_layers if quantisation == "int8" else ())
+        reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride,
+                                       normalisation)
+        candidates = _gptq_rounded(path, representative_inputs(calibration_images, stride, normalisation,
+                                                               ROUNDING_SAMPLES, input_size, seed=1),
+                                   representative(), float_layers)
+        model, chosen = _closest_to_float(
+            {inputs: convert(rounded, quantisation, representative, io_type, per_tensor, input_size,
+                             float_layers=int8_layers) for inputs, rounded in candidates.items()},
+            reference, calibration_images[1::max(1, len(calibration_images) // VALIDATION_IMAGES)][:VALIDATION_IMAGES])
+    else:
+        model = convert(function, quantisation, representative, io_type, per_tensor, input_size,
+                        float_layers=int8_layers)
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
@@ -165,6 +175,7 @@ def convert_checkpoint(
                         "held_out_for_testing": len(held_out)} if quantisation == "int8" else None,
         "float_layers": list(float_layers) if quantisation == "int8" else [],
         "weight_rounding": rounding,
+        "gptq_inputs": chosen or None,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
         "outputs": output_map(model),
@@ -187,10 +198,12 @@ def convert_checkpoint(
               "test_sources": test_sources,
               "float_layers": metadata["float_layers"],
               "weight_rounding": rounding,
+              "gptq_inputs": metadata["gptq_inputs"],
               "test_images_are_calibration_images": bool(quantisation == "int8" and not held_out
                                                          and set(test_sources) & set(sources))}
     if images:
-        reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride, normalisation)
+        reference = reference or _reference_network(path, function, reference_kind, architecture, multiplier,
+                                                    stride, normalisation)
         converted = edge_bodypix.load(model=str(model_path), backend="tflite")
         names = [f"image {i}" for i in range(len(images))]
         report.update(fidelity_report(reference, converted, images, names))
@@ -208,24 +221,67 @@ def convert_checkpoint(
     return Conversion(model_path, metadata_path, report_path, report)
 
 
-ROUNDING_SAMPLES = 32  # calibration inputs whose layer inputs GPTQ measures
+ROUNDING_SAMPLES = 32  # calibration inputs on which GPTQ fits and rounds each layer
+VALIDATION_IMAGES = 12  # calibration images on which the GPTQ candidates are compared
 
 
-def _gptq_rounded(path: Path, inputs, float_layers: Sequence[str]):
+def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str]) -> Dict[str, object]:
     """The tfjs graph at `path` with the weights of every convolution not kept float GPTQ-rounded onto TFLite's
-    int8 grid (`weight_rounding`), measured on the float graph's layer inputs for `inputs`."""
+    int8 grid, by input kind: fitted on the int8 twin's layer inputs for `inputs` ("int8 twin", `int8_twin`;
+    left out for a graph the twin cannot run) and on the float graph's own ("float",
+    `weight_rounding.round_weights`). `calibration`: the converter's calibration inputs, whose activation
+    ranges the twin rounds to."""
     import dataclasses
 
+    from .int8_twin import activation_ranges, round_on_twin, stored_tensors
     from .tfjs_graph import build_function as build_tfjs
-    from .tfjs_graph import build_probe, convolutions
+    from .tfjs_graph import build_probe, convolutions, runnable_nodes
     from .tfjs_reader import read_tfjs
     from .weight_rounding import round_weights
 
     model = read_tfjs(str(path))
-    layers = [c for c in convolutions(model) if not any(name in c.name for name in float_layers)]
-    rounded = round_weights(model.weights, layers, build_probe(model, layers), (batch[0] for batch in inputs))
-    log.info("GPTQ rounded the weights of %d convolutions", len(rounded))
-    return build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
+    nodes = runnable_nodes(model)
+    every = convolutions(model)
+    kept = [c for c in every if any(name in c.name for name in float_layers)]
+    layers = [c for c in every if c not in kept]
+    samples = [batch[0] for batch in inputs]
+    candidates = {}
+    names = stored_tensors(nodes)
+    try:
+        ranges = activation_ranges(build_probe(model, names), names, (batch[0] for batch in calibration))
+        rounded = round_on_twin(model, nodes, layers, kept, samples, ranges)
+        candidates["int8 twin"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
+    except ModelFormatError as exc:
+        log.warning("%s: GPTQ on the float graph's layer inputs only", exc)
+    rounded = round_weights(model.weights, layers, build_probe(model, [c.input_tensor for c in layers]), samples)
+    candidates["float"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
+    return candidates
+
+
+def _closest_to_float(models: Dict[str, bytes], reference, images) -> Tuple[bytes, Dict[str, object]]:
+    """The converted model whose person logits stay closest to the float graph's near the threshold
+    (`fidelity.segment_error_near_threshold`) on calibration images, and what was measured.
+
+    The twin's rounding of activations follows its own calibration ranges, not exactly the converter's, so
+    what it fits does not always carry over (official quant1 1.00 stride 16: worse than float-input GPTQ);
+    measuring both converted models settles it per checkpoint."""
+    import tempfile
+
+    import edge_bodypix
+
+    from .fidelity import segment_error_near_threshold
+
+    errors = {}
+    with tempfile.TemporaryDirectory(prefix="edge-bodypix-candidate-") as folder:
+        for kind, model in models.items():
+            candidate = Path(folder) / f"{len(errors)}.tflite"
+            candidate.write_bytes(model)
+            errors[kind] = round(segment_error_near_threshold(
+                reference, edge_bodypix.load(model=str(candidate), backend="tflite"), images), 5)
+    best = min(errors, key=errors.get)
+    log.info("GPTQ on %s layer inputs: segment-logit error near the threshold %s", best, errors)
+    return models[best], {"chosen": best, "segment_logit_rmse_near_threshold": errors,
+                          "measured_on": f"{len(images)} calibration images"}
 
 
 def _reference_network(path, function, kind, architecture, multiplier, stride, normalisation):

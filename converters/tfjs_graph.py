@@ -20,7 +20,7 @@ build (mask agreement 0.896 with tfjs on the same input).
 from __future__ import annotations
 
 import os
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from edge_bodypix.errors import BackendUnavailableError, ModelFormatError
 
@@ -110,7 +110,7 @@ def input_name(model: TfjsModel) -> str:
     return placeholders[0]
 
 
-def _runnable_nodes(model: TfjsModel) -> List[dict]:
+def runnable_nodes(model: TfjsModel) -> List[dict]:
     """The topology's nodes as TensorFlow runs them: fused convolutions split, dilations as tfjs reads them."""
     return _as_tfjs_runs(_split_fused(model.topology["node"]))
 
@@ -163,7 +163,7 @@ def build_function(model: TfjsModel):
     """A `tf.function` (NHWC normalised image -> dict of outputs by role) running the tfjs graph."""
     import tensorflow as tf
 
-    nodes = _runnable_nodes(model)
+    nodes = runnable_nodes(model)
     outputs = output_names(model)
     roles = list(outputs)
     pruned = _pruned(model, nodes, [outputs[r] for r in roles])
@@ -186,7 +186,7 @@ def convolutions(model: TfjsModel):
 
     found = []
     constants = set(model.weights)
-    nodes = _runnable_nodes(model)
+    nodes = runnable_nodes(model)
     biases = {node["input"][0]: node["input"][1] for node in nodes
               if node.get("op") == "BiasAdd" and node["input"][1] in constants}
     for node in nodes:
@@ -205,11 +205,11 @@ def convolutions(model: TfjsModel):
     return found
 
 
-def build_probe(model: TfjsModel, layers):
-    """image (1xHxWx3 float32) -> the input tensor of each of `layers` (from `convolutions`), as tensors."""
+def build_probe(model: TfjsModel, tensors: Sequence[str]):
+    """image (1xHxWx3 float32) -> the named tensors of the graph (e.g. the convolutions' `input_tensor`)."""
     import tensorflow as tf
 
-    pruned = _pruned(model, _runnable_nodes(model), [layer.input_tensor for layer in layers])
+    pruned = _pruned(model, runnable_nodes(model), list(tensors))
     return lambda image: list(pruned(tf.constant(image)))
 
 

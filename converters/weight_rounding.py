@@ -33,6 +33,8 @@ from edge_bodypix.errors import ModelFormatError
 WEIGHT_ROUNDINGS = ("gptq", "nearest")
 INT8_LEVELS = 127  # TFLite's symmetric per-channel weight range [-127, 127]
 DAMPING = 0.01  # added to H's diagonal, as a share of its mean: keeps the inverse stable for dead inputs
+#: `reproducing_rows`' pulls towards the float weights, as shares of H's mean diagonal
+RIDGES = (1.0, 0.3, 0.1, 0.03)
 
 
 @dataclass(frozen=True)
@@ -95,52 +97,134 @@ def _rows(filter_: np.ndarray, depthwise: bool) -> np.ndarray:
     return filter_.reshape(height * width * channels, multiplier).T
 
 
-def round_filter(filter_: np.ndarray, hessian: np.ndarray, depthwise: bool) -> np.ndarray:
-    """A TensorFlow filter (HWIO, or HWC1 when depthwise) with its weights rounded by `gptq`, as float32."""
-    rounded = gptq(_rows(filter_, depthwise), hessian)
-    return rounded.T.reshape(filter_.shape).astype(np.float32)
-
-
 class HessianAccumulator:
-    """Sums H = x x^T (and x, for the mean) over every position a convolution's filter sees, from its input
-    tensors (NHWC)."""
+    """Sums, over every position a convolution's filter sees, the second moments H = x x^T of its input
+    tensors (NHWC) and their sum (for the mean).
+
+    With the int8 twin's input beside the float one (`add(float, twin)`), H is that of the twin's input,
+    the inputs the int8 kernel really multiplies, and the cross moments C = x_float x_twin^T are kept too,
+    in two folds (alternate samples), for `reproducing_rows`."""
 
     def __init__(self, convolution: Convolution, kernel: Tuple[int, int]):
         self.convolution = convolution
         self.kernel = kernel
         self.total = None
         self.sum = None
+        self.twin_sum = None
+        self.folds: List[List[np.ndarray]] = []  # per fold [H, C], with a twin
         self.positions = 0
+        self.samples = 0
 
-    def add(self, tensor) -> None:
+    def _patches(self, tensor) -> np.ndarray:
+        """(positions, H*W*C) windows of `tensor` as the filter sees them, tap-major like the filter."""
         import tensorflow as tf
 
         c = self.convolution
         height, width = self.kernel
         if (height, width, *c.strides) == (1, 1, 1, 1):
-            patches = np.asarray(tensor).reshape(-1, tensor.shape[-1])
-        else:
-            patches = tf.image.extract_patches(tensor, [1, height, width, 1], [1, *c.strides, 1],
-                                               [1, *c.dilations, 1], c.padding).numpy()
-            patches = patches.reshape(-1, patches.shape[-1])  # (positions, H*W*C), tap-major like the filter
-        patches = patches.astype(np.float64)
-        if c.depthwise:
-            taps = patches.reshape(len(patches), height * width, -1)
-            update = np.einsum("pic,pjc->cij", taps, taps)
-            summed = taps.sum(axis=0).T  # (channels, taps), like the filter's rows
-        else:
-            update = patches.T @ patches
-            summed = patches.sum(axis=0)
-        self.total = update if self.total is None else self.total + update
-        self.sum = summed if self.sum is None else self.sum + summed
-        self.positions += len(patches)
+            return np.asarray(tensor, np.float64).reshape(-1, tensor.shape[-1])
+        patches = tf.image.extract_patches(tensor, [1, height, width, 1], [1, *c.strides, 1],
+                                           [1, *c.dilations, 1], c.padding).numpy()
+        return patches.reshape(-1, patches.shape[-1]).astype(np.float64)
+
+    def _moments(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        if not self.convolution.depthwise:
+            return left.T @ right
+        taps = self.kernel[0] * self.kernel[1]
+        return np.einsum("pic,pjc->cij", left.reshape(len(left), taps, -1), right.reshape(len(right), taps, -1))
+
+    def _summed(self, patches: np.ndarray) -> np.ndarray:
+        if not self.convolution.depthwise:
+            return patches.sum(axis=0)
+        return patches.reshape(len(patches), self.kernel[0] * self.kernel[1], -1).sum(axis=0).T  # (channels, taps)
+
+    def add(self, tensor, twin=None) -> None:
+        floats = self._patches(tensor)
+        twins = floats if twin is None else self._patches(twin)
+        second = self._moments(twins, twins)
+        self.total = _added(self.total, second)
+        self.sum = _added(self.sum, self._summed(floats))
+        self.twin_sum = _added(self.twin_sum, self._summed(twins))
+        if twin is not None:
+            if len(self.folds) < 2:
+                self.folds.append([second, self._moments(floats, twins)])
+            else:
+                fold = self.folds[self.samples % 2]
+                fold[0] = fold[0] + second
+                fold[1] = fold[1] + self._moments(floats, twins)
+        self.positions += len(floats)
+        self.samples += 1
 
     def mean_shift(self, filter_: np.ndarray, rounded: np.ndarray) -> np.ndarray:
-        """Per output channel, how much rounding moves the output's mean: (w - q) . E[x]."""
+        """Per output channel, how far the rounded filter on the (twin's) inputs misses float's mean output:
+        w . E[x] - q . E[x_twin]."""
         depthwise = self.convolution.depthwise
-        difference = _rows(filter_.astype(np.float64), depthwise) - _rows(rounded.astype(np.float64), depthwise)
-        mean = self.sum / max(self.positions, 1)
-        return (difference * mean).sum(axis=1) if depthwise else difference @ mean
+        count = max(self.positions, 1)
+        original = _rows(filter_.astype(np.float64), depthwise)
+        kept = _rows(rounded.astype(np.float64), depthwise)
+        mean, twin_mean = self.sum / count, self.twin_sum / count
+        if depthwise:
+            return (original * mean).sum(axis=1) - (kept * twin_mean).sum(axis=1)
+        return original @ mean - kept @ twin_mean
+
+    def round(self, filter_: np.ndarray) -> np.ndarray:
+        """`filter_` GPTQ-rounded on these inputs; with a twin, first refitted by `reproducing_rows`."""
+        rows = _rows(filter_, self.convolution.depthwise)
+        if len(self.folds) == 2:
+            rows = reproducing_rows(rows, [tuple(fold) for fold in self.folds])
+        rounded = gptq(rows, self.total)
+        return rounded.T.reshape(filter_.shape).astype(np.float32)
+
+
+def _added(total, update):
+    return update if total is None else total + update
+
+
+def _fitted(w: np.ndarray, hessian: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin over w' of |X_f w - X_q w'|^2 + lambda |w' - w|^2 = (H + lambda)^-1 (C^T w + lambda w), with
+    H = X_q^T X_q, C = X_f^T X_q (one shared, or one per row as in `gptq`), lambda = ridge x mean diag H."""
+    diagonal = np.arange(w.shape[1])
+    h = hessian.copy()
+    if h.ndim == 3:
+        pull = ridge * h[:, diagonal, diagonal].mean(axis=1, keepdims=True) + 1e-12
+        h[:, diagonal, diagonal] += pull
+        target = np.einsum("ci,cij->cj", w, cross) + pull * w
+        return np.linalg.solve(h, target[..., np.newaxis])[..., 0]
+    pull = ridge * h[diagonal, diagonal].mean() + 1e-12
+    h[diagonal, diagonal] += pull
+    return np.linalg.solve(h, (w @ cross + pull * w).T).T
+
+
+def _miss(v: np.ndarray, w: np.ndarray, hessian: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """Per row, |X_f w - X_q v|^2 less its part that does not depend on v: v^T H v - 2 w^T C v."""
+    if hessian.ndim == 3:
+        return np.einsum("ci,cij,cj->c", v, hessian, v) - 2 * np.einsum("ci,cij,cj->c", w, cross, v)
+    return ((v @ hessian) * v).sum(axis=1) - 2 * ((w @ cross) * v).sum(axis=1)
+
+
+def reproducing_rows(rows: np.ndarray, folds: Sequence[Tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The rows w' that best give, on the int8 twin's inputs x_q, what `rows` w give on float's x_f.
+
+    Each row is refitted with the pull towards w (`_fitted`, one of RIDGES) that misses least on the
+    other fold's samples, or kept as it is when no refit does better there: where inputs are many
+    (1024 channels) and positions few, a free fit learns the calibration samples' rounding noise.
+    `folds`: two (H, C) pairs of disjoint samples."""
+    w = rows.astype(np.float64)
+    (h_a, c_a), (h_b, c_b) = folds
+    misses = [_miss(w, w, h_b, c_b) + _miss(w, w, h_a, c_a)]
+    for ridge in RIDGES:
+        misses.append(_miss(_fitted(w, h_a, c_a, ridge), w, h_b, c_b)
+                      + _miss(_fitted(w, h_b, c_b, ridge), w, h_a, c_a))
+    best = np.argmin(np.stack(misses), axis=0)
+    result = w.copy()
+    hessian, cross = h_a + h_b, c_a + c_b
+    for index, ridge in enumerate(RIDGES, start=1):
+        chosen = best == index
+        if chosen.any():
+            shared = hessian.ndim == 2
+            result[chosen] = _fitted(w[chosen], hessian if shared else hessian[chosen],
+                                     cross if shared else cross[chosen], ridge)
+    return result
 
 
 def round_weights(
@@ -161,9 +245,17 @@ def round_weights(
         c = accumulator.convolution
         if accumulator.total is None:
             continue
-        filter_ = weights[c.weight]
-        changed[c.weight] = round_filter(filter_, accumulator.total, c.depthwise)
-        if c.bias is not None:
-            shift = accumulator.mean_shift(filter_, changed[c.weight])
-            changed[c.bias] = (weights[c.bias].astype(np.float64) + shift.reshape(weights[c.bias].shape)).astype(np.float32)
+        changed.update(corrected(weights, c, accumulator))
+    return changed
+
+
+def corrected(weights: Dict[str, np.ndarray], convolution: Convolution,
+              accumulator: HessianAccumulator) -> Dict[str, np.ndarray]:
+    """The convolution's rounded filter and, when it has a bias, the bias that takes up the mean shift."""
+    filter_ = weights[convolution.weight]
+    changed = {convolution.weight: accumulator.round(filter_)}
+    if convolution.bias is not None:
+        bias = weights[convolution.bias]
+        shift = accumulator.mean_shift(filter_, changed[convolution.weight])
+        changed[convolution.bias] = (bias.astype(np.float64) + shift.reshape(bias.shape)).astype(np.float32)
     return changed
