@@ -10,6 +10,8 @@ must never be given an accuracy figure.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
@@ -67,3 +69,21 @@ def mobilenet_function(multiplier: float, output_stride: int, seed: int = 0):
                 for role, (kernel, bias) in heads.items()}
 
     return bodypix
+
+
+def resnet50_model(topology: Path, seed: int = 0):
+    """The official ResNet50 topology (a tfjs model.json without its shards) as a `TfjsModel` with weights
+    drawn to its manifest: small normal filters and biases, the Pad ops' paddings (3 around conv1, 1
+    elsewhere) as the official weights hold them."""
+    from .tfjs_reader import TfjsModel
+
+    data = json.loads(Path(topology).read_text())
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for spec in data["weightsManifest"][0]["weights"]:
+        if spec["dtype"] == "int32":
+            pad = 3 if spec["name"] == "resnet_v1_50/Pad/paddings" else 1
+            weights[spec["name"]] = np.array([[0, 0], [pad, pad], [pad, pad], [0, 0]], np.int32)
+        else:
+            weights[spec["name"]] = (rng.standard_normal(spec["shape"]) * 0.02).astype(np.float32)
+    return TfjsModel(Path(topology), data["modelTopology"], weights)

@@ -44,7 +44,7 @@ def fake_quantise(tensor, low: float, high: float):
         return tensor
     scale = (high - low) / 255
     zero = np.round(-low / scale)
-    return (tf.clip_by_value(tf.round(tensor / scale) + zero, 0, 255) - zero) * scale
+    return (tf.clip_by_value(tf.floor(tensor / scale + 0.5) + zero, 0, 255) - zero) * scale  # ties up, as TF
 
 
 def stored_tensors(nodes: List[dict]) -> List[str]:

@@ -212,6 +212,7 @@ def test_broken_tfjs_checkpoints_are_named(tfjs_models, tmp_path):
         read_tfjs(str(folder))
 
 
+@pytest.mark.slow
 def test_official_resnet50_topology_loads_and_converts_with_generated_weights(tmp_path):
     import shutil
 
@@ -292,6 +293,7 @@ def test_edgetpu_needs_int8_and_a_fixed_size_and_says_how_to_get_the_compiler(tm
     assert edgetpu["compiled"] is False and "apt install edgetpu-compiler" in edgetpu["message"]
 
 
+@pytest.mark.slow
 def test_build_all_converts_what_is_installed_and_lists_the_rest(tmp_path):
     from edge_bodypix.converters.pipeline import build_all
 
@@ -396,6 +398,7 @@ def int8_conversions(tmp_path_factory):
     return conversion
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("checkpoint", list(INT8_MEASURED))
 def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(int8_conversions, checkpoint):
     """float, quant2 and quant1 weights; stride 8 and 16: calibrated on keypoint photos and video frames,
@@ -408,8 +411,12 @@ def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(
     assert persons["mean"] >= mean - 0.02 and persons["min"] >= min(least - 0.05, 0.85)
     assert report["persons"]["lost"] == 0 and report["persons"]["count"] >= 15
     assert report["part_agreement_vs_float"]["mean"] >= 0.95
+    # GPTQ on the int8 twin's layer inputs or on float's: the one measured closer to float was kept
+    measured = report["gptq_inputs"]["segment_logit_rmse_near_threshold"]
+    assert set(measured) == {"int8 twin", "float"} and report["gptq_inputs"]["chosen"] == min(measured, key=measured.get)
 
 
+@pytest.mark.slow
 def test_gptq_rounding_beats_rounding_to_nearest_and_coral_s_own_model(int8_conversions):
     """quant2 0.75 stride 16: the same float layers with TFLite's round-to-nearest, and Google Coral's uint8
     model of the same network, against the same float graph on the same photos."""

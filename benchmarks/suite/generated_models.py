@@ -15,21 +15,10 @@ RESNET_TOPOLOGY = Path(__file__).resolve().parents[2].parent / "shared" / "model
 
 def _resnet_function(seed: int = 0):
     """The official ResNet50 topology with weights drawn to its manifest (stride 32)."""
-    import numpy as np
-
+    from edge_bodypix.converters.generated import resnet50_model
     from edge_bodypix.converters.tfjs_graph import build_function
-    from edge_bodypix.converters.tfjs_reader import TfjsModel
 
-    data = json.loads(RESNET_TOPOLOGY.read_text())
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for spec in data["weightsManifest"][0]["weights"]:
-        if spec["dtype"] == "int32":
-            pad = 3 if spec["name"] == "resnet_v1_50/Pad/paddings" else 1
-            weights[spec["name"]] = np.array([[0, 0], [pad, pad], [pad, pad], [0, 0]], np.int32)
-        else:
-            weights[spec["name"]] = (rng.standard_normal(spec["shape"]) * 0.02).astype(np.float32)
-    return build_function(TfjsModel(RESNET_TOPOLOGY, data["modelTopology"], weights))
+    return build_function(resnet50_model(RESNET_TOPOLOGY, seed))
 
 
 def tensorflow_available() -> bool:
