@@ -223,6 +223,9 @@ def convert_checkpoint(
 
 ROUNDING_SAMPLES = 32  # calibration inputs on which GPTQ fits and rounds each layer
 VALIDATION_IMAGES = 12  # calibration images on which the GPTQ candidates are compared
+#: the twin's rounding is kept only when its error there is this share below float-input GPTQ's: closer than
+#: that, the order flips between runs (quant1 1.00 stride 16: 0.084 vs 0.089 here, the other way round in CI)
+TWIN_MARGIN = 0.03
 
 
 def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str]) -> Dict[str, object]:
@@ -260,7 +263,8 @@ def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str]) 
 
 def _closest_to_float(models: Dict[str, bytes], reference, images) -> Tuple[bytes, Dict[str, object]]:
     """The converted model whose person logits stay closest to the float graph's near the threshold
-    (`fidelity.segment_error_near_threshold`) on calibration images, and what was measured.
+    (`fidelity.segment_error_near_threshold`) on calibration images (the twin's by TWIN_MARGIN at least),
+    and what was measured.
 
     The twin's rounding of activations follows its own calibration ranges, not exactly the converter's, so
     what it fits does not always carry over (official quant1 1.00 stride 16: worse than float-input GPTQ);
@@ -279,6 +283,8 @@ def _closest_to_float(models: Dict[str, bytes], reference, images) -> Tuple[byte
             errors[kind] = round(segment_error_near_threshold(
                 reference, edge_bodypix.load(model=str(candidate), backend="tflite"), images), 5)
     best = min(errors, key=errors.get)
+    if best != "float" and "float" in errors and errors[best] > (1 - TWIN_MARGIN) * errors["float"]:
+        best = "float"  # too close to call on 12 images: keep the rounding that needs no simulation
     log.info("GPTQ on %s layer inputs: segment-logit error near the threshold %s", best, errors)
     return models[best], {"chosen": best, "segment_logit_rmse_near_threshold": errors,
                           "measured_on": f"{len(images)} calibration images"}

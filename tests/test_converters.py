@@ -398,6 +398,8 @@ def int8_conversions(tmp_path_factory):
 def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(int8_conversions, checkpoint):
     """float, quant2 and quant1 weights; stride 8 and 16: calibrated on keypoint photos and video frames,
     judged on COCO person photos the calibration never saw, against the checkpoint's own float graph."""
+    from edge_bodypix.converters.pipeline import TWIN_MARGIN
+
     report = int8_conversions(checkpoint).report
     assert report["weight_rounding"] == "gptq" and not report["test_images_are_calibration_images"]
     assert "Conv2d_0" in report["float_layers"]
@@ -408,7 +410,9 @@ def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(
     assert report["part_agreement_vs_float"]["mean"] >= 0.95
     # GPTQ on the int8 twin's layer inputs or on float's: the one measured closer to float was kept
     measured = report["gptq_inputs"]["segment_logit_rmse_near_threshold"]
-    assert set(measured) == {"int8 twin", "float"} and report["gptq_inputs"]["chosen"] == min(measured, key=measured.get)
+    assert set(measured) == {"int8 twin", "float"}
+    twin_kept = measured["int8 twin"] <= (1 - TWIN_MARGIN) * measured["float"]
+    assert report["gptq_inputs"]["chosen"] == ("int8 twin" if twin_kept else "float")
 
 
 @pytest.mark.slow
