@@ -139,22 +139,28 @@ def convert_checkpoint(
 
     rounding = None
     if quantisation == "int8":
-        rounding = "gptq" if weight_rounding == "gptq" and reference_kind == "tensorflow" and not per_tensor \
-            else "nearest"
+        rounding = weight_rounding if weight_rounding != "nearest" and reference_kind == "tensorflow" \
+            and not per_tensor else "nearest"
     log.info("converting %s to %s", path.name, quantisation)
     reference = None
-    chosen: Dict[str, object] = {}
+    chosen: Optional[Dict[str, object]] = None
     int8_layers = float_layers if quantisation == "int8" else ()
-    if rounding == "gptq":
-        reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride,
-                                       normalisation)
-        candidates = _gptq_rounded(path, representative_inputs(calibration_images, stride, normalisation,
-                                                               ROUNDING_SAMPLES, input_size, seed=1),
-                                   representative(), float_layers)
-        model, chosen = _closest_to_float(
-            {inputs: convert(rounded, quantisation, representative, io_type, per_tensor, input_size,
-                             float_layers=int8_layers) for inputs, rounded in candidates.items()},
-            reference, calibration_images[1::max(1, len(calibration_images) // VALIDATION_IMAGES)][:VALIDATION_IMAGES])
+    if rounding in ("gptq", "gptq-twin"):
+        validation = calibration_images[1::max(1, len(calibration_images) // VALIDATION_IMAGES)][:VALIDATION_IMAGES]
+        fitting = calibration_images
+        if rounding == "gptq-twin":  # the candidates are judged on images neither was fitted on
+            fitting = [image for image in calibration_images if not any(image is v for v in validation)] or fitting
+        candidates = _gptq_rounded(path, representative_inputs(fitting, stride, normalisation, ROUNDING_SAMPLES,
+                                                               input_size, seed=1),
+                                   representative(), float_layers, twin=rounding == "gptq-twin")
+        models = {inputs: convert(rounded, quantisation, representative, io_type, per_tensor, input_size,
+                                  float_layers=int8_layers) for inputs, rounded in candidates.items()}
+        if len(models) == 1:
+            model = models["float"]
+        else:
+            reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride,
+                                           normalisation)
+            model, chosen = _closest_to_float(models, reference, validation)
     else:
         model = convert(function, quantisation, representative, io_type, per_tensor, input_size,
                         float_layers=int8_layers)
@@ -228,12 +234,12 @@ VALIDATION_IMAGES = 12  # calibration images on which the GPTQ candidates are co
 TWIN_MARGIN = 0.03
 
 
-def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str]) -> Dict[str, object]:
+def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str], twin: bool = True) -> Dict[str, object]:
     """The tfjs graph at `path` with the weights of every convolution not kept float GPTQ-rounded onto TFLite's
-    int8 grid, by input kind: fitted on the int8 twin's layer inputs for `inputs` ("int8 twin", `int8_twin`;
-    left out for a graph the twin cannot run) and on the float graph's own ("float",
-    `weight_rounding.round_weights`). `calibration`: the converter's calibration inputs, whose activation
-    ranges the twin rounds to."""
+    int8 grid, by input kind: on the float graph's own layer inputs for `inputs` ("float",
+    `weight_rounding.round_weights`) and, with `twin`, fitted on the int8 twin's ("int8 twin", `int8_twin`;
+    left out for a graph the twin cannot run). `calibration`: the converter's calibration inputs, whose
+    activation ranges the twin rounds to."""
     import dataclasses
 
     from .int8_twin import activation_ranges, round_on_twin, stored_tensors
@@ -251,9 +257,10 @@ def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str]) 
     candidates = {}
     names = stored_tensors(nodes)
     try:
-        ranges = activation_ranges(build_probe(model, names), names, (batch[0] for batch in calibration))
-        rounded = round_on_twin(model, nodes, layers, kept, samples, ranges)
-        candidates["int8 twin"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
+        if twin:
+            ranges = activation_ranges(build_probe(model, names), names, (batch[0] for batch in calibration))
+            rounded = round_on_twin(model, nodes, layers, kept, samples, ranges)
+            candidates["int8 twin"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
     except ModelFormatError as exc:
         log.warning("%s: GPTQ on the float graph's layer inputs only", exc)
     rounded = round_weights(model.weights, layers, build_probe(model, [c.input_tensor for c in layers]), samples)
