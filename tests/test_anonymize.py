@@ -361,9 +361,12 @@ def test_the_whole_walking_video_keeps_its_frames_size_rate_and_timestamps(walki
 
 
 def test_an_interrupted_job_resumes_to_the_identical_output(walking_reference, tmp_path):
+    # Ctrl-C as a terminal delivers it: a runner started in the background by a script (`cmd &` without
+    # job control) ignores SIGINT, and its children would inherit that and never see the interrupt
     process = subprocess.Popen([SCRIPT, "anonymize", "--no-progress", str(WALKING), "--output-dir", str(tmp_path),
                                 "--workers", "2", "--chunk-seconds", "2"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ)
+                               stderr=subprocess.PIPE, text=True, env=os.environ,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_chunks(tmp_path, 10, process)
     process.send_signal(signal.SIGINT)  # Ctrl-C
     _, stderr = process.communicate(timeout=120)
