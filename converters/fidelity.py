@@ -16,6 +16,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from edge_bodypix.machine import host_description
+from edge_bodypix.options import SegmentationOptions
 from edge_bodypix.masks import mask_iou
 
 
@@ -58,7 +59,7 @@ NEAR_THRESHOLD = 3.0  # logits this close to the person threshold's decide the m
 
 
 def segment_error_near_threshold(reference, converted, images: Sequence[np.ndarray],
-                                 threshold: float = 0.7) -> float:
+                                 threshold: float = SegmentationOptions.segmentation_threshold) -> float:
     """RMS person-logit error of `converted` against `reference` at "medium", over the cells whose float
     logit lies within NEAR_THRESHOLD of the threshold's (where an error moves the mask's edge). Smoother
     than per-photo IoU, which a weak person barely above the threshold swings from one change to the next."""

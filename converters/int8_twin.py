@@ -21,6 +21,7 @@ import numpy as np
 
 from edge_bodypix.errors import ModelFormatError
 
+from .tfjs_graph import node_padding
 from .tfjs_reader import TfjsModel
 from .weight_rounding import Convolution, HessianAccumulator, corrected
 
@@ -94,10 +95,7 @@ def _run(node: dict, inputs: List, weights: Dict[str, np.ndarray]):
     attributes = node.get("attr", {})  # MaxPool
     size = [int(v) for v in attributes["ksize"]["list"]["i"]]
     strides = [int(v) for v in attributes["strides"]["list"]["i"]]
-    import base64
-
-    padding = base64.b64decode(attributes.get("padding", {}).get("s", "VkFMSUQ=")).decode()
-    return tf.nn.max_pool2d(inputs[0], size, strides, padding)
+    return tf.nn.max_pool2d(inputs[0], size, strides, node_padding(node))
 
 
 def round_on_twin(

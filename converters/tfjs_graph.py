@@ -180,8 +180,6 @@ def build_function(model: TfjsModel):
 
 def convolutions(model: TfjsModel):
     """Every convolution of the graph with a constant filter, as `weight_rounding.Convolution`s."""
-    import base64
-
     from .weight_rounding import Convolution
 
     found = []
@@ -195,8 +193,7 @@ def convolutions(model: TfjsModel):
         attributes = node.get("attr", {})
         strides = [int(v) for v in attributes.get("strides", {}).get("list", {}).get("i", ["1"] * 4)]
         dilations = [int(v) for v in _dilations(node)] or [1, 1, 1, 1]
-        encoded = attributes.get("padding", {}).get("s")  # protobuf JSON: bytes as base64
-        padding = base64.b64decode(encoded).decode() if encoded else "VALID"
+        padding = node_padding(node)
         if padding not in ("SAME", "VALID"):
             raise ModelFormatError(f"{model.path}: {node['name']} uses {padding} padding")
         found.append(Convolution(node["name"], node["input"][1],
@@ -211,6 +208,14 @@ def build_probe(model: TfjsModel, tensors: Sequence[str]):
 
     pruned = _pruned(model, runnable_nodes(model), list(tensors))
     return lambda image: list(pruned(tf.constant(image)))
+
+
+def node_padding(node: dict) -> str:
+    """A GraphDef JSON node's `padding` attribute ("SAME", "VALID"; "VALID" when it has none)."""
+    import base64
+
+    encoded = node.get("attr", {}).get("padding", {}).get("s")  # protobuf JSON: bytes as base64
+    return base64.b64decode(encoded).decode() if encoded else "VALID"
 
 
 def _dilations(node: dict) -> List[str]:

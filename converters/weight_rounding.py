@@ -144,9 +144,10 @@ class HessianAccumulator:
         floats = self._patches(tensor)
         twins = floats if twin is None else self._patches(twin)
         second = self._moments(twins, twins)
+        summed = self._summed(floats)
         self.total = _added(self.total, second)
-        self.sum = _added(self.sum, self._summed(floats))
-        self.twin_sum = _added(self.twin_sum, self._summed(twins))
+        self.sum = _added(self.sum, summed)
+        self.twin_sum = _added(self.twin_sum, summed if twin is None else self._summed(twins))
         if twin is not None:
             if len(self.folds) < 2:
                 self.folds.append([second, self._moments(floats, twins)])
