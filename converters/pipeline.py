@@ -137,6 +137,27 @@ def convert_checkpoint(
     def representative():
         return representative_inputs(calibration_images, stride, normalisation, samples, input_size)
 
+    int8_layers = float_layers if quantisation == "int8" else ()
+    grid = []  # convolutions whose uint8 checkpoint grid int8 can hold exactly (`checkpoint_grid`)
+    if quantisation == "int8" and reference_kind == "tensorflow" and not per_tensor:
+        from .checkpoint_grid import grid_layers
+        from .tfjs_reader import read_tfjs
+
+        grid = [layer for layer in grid_layers(read_tfjs(str(path)))
+                if not any(name in layer.name for name in int8_layers)]  # float layers keep their weights
+    placements: Dict[bytes, object] = {}  # converted model -> what `place_on_grid` did to it
+
+    def converted(network) -> bytes:
+        """`network` converted; int8 channels the checkpoint's grid holds put on it."""
+        model = convert(network, quantisation, representative, io_type, per_tensor, input_size,
+                        float_layers=int8_layers)
+        if grid:
+            from .checkpoint_grid import place_on_grid
+
+            model, placement = place_on_grid(model, grid)
+            placements[model] = placement
+        return model
+
     rounding = None
     if quantisation == "int8":
         rounding = weight_rounding if weight_rounding != "nearest" and reference_kind == "tensorflow" \
@@ -144,7 +165,6 @@ def convert_checkpoint(
     log.info("converting %s to %s", path.name, quantisation)
     reference = None
     chosen: Optional[Dict[str, object]] = None
-    int8_layers = float_layers if quantisation == "int8" else ()
     if rounding in ("gptq", "gptq-twin"):
         fitting, validation = calibration_images, []
         if rounding == "gptq-twin":  # the candidates are judged on images neither was fitted on
@@ -155,8 +175,7 @@ def convert_checkpoint(
         candidates = _gptq_rounded(path, representative_inputs(fitting, stride, normalisation, ROUNDING_SAMPLES,
                                                                input_size, seed=1),
                                    representative(), float_layers, twin=rounding == "gptq-twin")
-        models = {inputs: convert(rounded, quantisation, representative, io_type, per_tensor, input_size,
-                                  float_layers=int8_layers) for inputs, rounded in candidates.items()}
+        models = {inputs: converted(rounded) for inputs, rounded in candidates.items()}
         if len(models) == 1:
             model = models["float"]
         else:
@@ -164,8 +183,8 @@ def convert_checkpoint(
                                            normalisation)
             model, chosen = _closest_to_float(models, reference, validation)
     else:
-        model = convert(function, quantisation, representative, io_type, per_tensor, input_size,
-                        float_layers=int8_layers)
+        model = converted(function)
+    placement = placements.get(model)
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
@@ -184,6 +203,7 @@ def convert_checkpoint(
         "float_layers": list(float_layers) if quantisation == "int8" else [],
         "weight_rounding": rounding,
         "gptq_inputs": chosen or None,
+        "checkpoint_grid": placement.as_dict() if placement else None,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
         "outputs": output_map(model),
@@ -207,6 +227,7 @@ def convert_checkpoint(
               "float_layers": metadata["float_layers"],
               "weight_rounding": rounding,
               "gptq_inputs": metadata["gptq_inputs"],
+              "checkpoint_grid": metadata["checkpoint_grid"],
               "test_images_are_calibration_images": bool(quantisation == "int8" and not held_out
                                                          and set(test_sources) & set(sources))}
     if images:

@@ -198,7 +198,8 @@ def convolutions(model: TfjsModel):
             raise ModelFormatError(f"{model.path}: {node['name']} uses {padding} padding")
         found.append(Convolution(node["name"], node["input"][1],
                                  node["op"] == "DepthwiseConv2dNative", (strides[1], strides[2]),
-                                 (dilations[1], dilations[2]), padding, node["input"][0], biases.get(node["name"])))
+                                 (dilations[1], dilations[2]), padding, node["input"][0], biases.get(node["name"]),
+                                 model.grid_steps.get(node["input"][1])))
     return found
 
 

@@ -27,6 +27,9 @@ class TfjsModel:
     topology: dict
     weights: Dict[str, np.ndarray]
     quantisation: Dict[str, str] = field(default_factory=dict)  # weight name -> stored dtype when quantised
+    #: weight name -> the step of the integer grid its values lie on (uint8 weights stored with a whole zero
+    #: point, as tfjs-converter nudges them: value = (q - zero) * scale), for `checkpoint_grid`
+    grid_steps: Dict[str, float] = field(default_factory=dict)
 
 
 def _weight_bytes(spec: dict) -> int:
@@ -55,6 +58,7 @@ def read_tfjs(path: str) -> TfjsModel:
         raise ModelFormatError(f"{model_json}: format {data.get('format')!r} is not a graph model")
     weights: Dict[str, np.ndarray] = {}
     quantisation: Dict[str, str] = {}
+    grid_steps: Dict[str, float] = {}
     for group in manifest:
         buffer = b""
         for shard in group["paths"]:
@@ -82,6 +86,9 @@ def read_tfjs(path: str) -> TfjsModel:
                 else:
                     values = stored.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
                 quantisation[spec["name"]] = quant["dtype"]
+                zero = -float(quant["min"]) / float(quant["scale"]) if quant["dtype"] == "uint8" else 0.5
+                if abs(zero - round(zero)) < 1e-6:
+                    grid_steps[spec["name"]] = float(quant["scale"])
                 values = values.astype(target)
             else:
                 values = np.frombuffer(raw, dtype=target).copy()
@@ -92,4 +99,4 @@ def read_tfjs(path: str) -> TfjsModel:
     if missing or extra:
         raise ModelFormatError(f"{model_json}: the manifest and the topology disagree: "
                                f"constants without weights {missing[:5]}, weights without constants {extra[:5]}")
-    return TfjsModel(model_json, topology, weights, quantisation)
+    return TfjsModel(model_json, topology, weights, quantisation, grid_steps)

@@ -51,6 +51,7 @@ class Convolution:
     padding: str  # "SAME" or "VALID"
     input_tensor: str
     bias: Optional[str] = None  # weights dict key of the bias added to its output, if any
+    grid_step: Optional[float] = None  # the checkpoint's own weight grid (uint8 tfjs weights), if any
 
 
 def int8_scales(rows: np.ndarray) -> np.ndarray:
@@ -89,7 +90,15 @@ def gptq(rows: np.ndarray, hessian: np.ndarray, damping: float = DAMPING) -> np.
     return rounded
 
 
-def _rows(filter_: np.ndarray, depthwise: bool) -> np.ndarray:
+def exact_rows(rows: np.ndarray, step: float) -> np.ndarray:
+    """Which rows lie on the grid `k * step` with |k| <= 127 (to float32 round-off): their int8 form on that
+    grid is exact (`checkpoint_grid`)."""
+    levels = rows.astype(np.float64) / step
+    whole = np.round(levels)
+    return (np.abs(whole).max(axis=1) <= INT8_LEVELS) & (np.abs(levels - whole).max(axis=1) < 1e-3)
+
+
+def filter_rows(filter_: np.ndarray, depthwise: bool) -> np.ndarray:
     """A TensorFlow filter as rows per output channel: HWIO -> (O, H*W*I); depthwise HWC1 -> (C, H*W)."""
     height, width, channels, multiplier = filter_.shape
     if depthwise:
@@ -163,19 +172,24 @@ class HessianAccumulator:
         w . E[x] - q . E[x_twin]."""
         depthwise = self.convolution.depthwise
         count = max(self.positions, 1)
-        original = _rows(filter_.astype(np.float64), depthwise)
-        kept = _rows(rounded.astype(np.float64), depthwise)
+        original = filter_rows(filter_.astype(np.float64), depthwise)
+        kept = filter_rows(rounded.astype(np.float64), depthwise)
         mean, twin_mean = self.sum / count, self.twin_sum / count
         if depthwise:
             return (original * mean).sum(axis=1) - (kept * twin_mean).sum(axis=1)
         return original @ mean - kept @ twin_mean
 
     def round(self, filter_: np.ndarray) -> np.ndarray:
-        """`filter_` GPTQ-rounded on these inputs; with a twin, first refitted by `reproducing_rows`."""
-        rows = _rows(filter_, self.convolution.depthwise)
+        """`filter_` GPTQ-rounded on these inputs; with a twin, first refitted by `reproducing_rows`. Rows
+        the checkpoint's own grid holds exactly in int8 (`checkpoint_grid`) are kept as they are."""
+        original = filter_rows(filter_, self.convolution.depthwise)
+        rows = original
         if len(self.folds) == 2:
             rows = reproducing_rows(rows, [tuple(fold) for fold in self.folds])
         rounded = gptq(rows, self.total)
+        if self.convolution.grid_step:
+            exact = exact_rows(original, self.convolution.grid_step)
+            rounded[exact] = original[exact]
         return rounded.T.reshape(filter_.shape).astype(np.float32)
 
 
