@@ -101,13 +101,15 @@ def convert_checkpoint(
     calibration: Optional[Sequence[str]] = None, test_images: Optional[Sequence[str]] = None,
     input_size: Optional[Tuple[int, int]] = None, per_tensor: bool = False, io_type: str = "uint8",
     samples: int = 100, edgetpu: bool = False, float_layers: Optional[Sequence[str]] = None,
-    weight_rounding: str = "gptq",
+    weight_rounding: str = "gptq-twin",
 ) -> Conversion:
     """Convert one checkpoint (tfjs model.json, ONNX path or catalogue name); write model, metadata and report.
 
     int8 keeps `float_layers` in float (default `DEFAULT_FLOAT_LAYERS`; () or an Edge TPU build: full
-    integer). int8 weights of tfjs checkpoints are rounded by GPTQ (`weight_rounding`, "nearest" for
-    TFLite's own rounding; see `weight_rounding.py`). Without `test_images`, every 5th calibration image is
+    integer). int8 weights of tfjs checkpoints are rounded by GPTQ fitted on the int8 twin's layer inputs
+    (`weight_rounding`: "gptq" fits on the float graph's, "nearest" keeps TFLite's own rounding; see
+    `weight_rounding.py`, `int8_twin.py`), and channels a quant1 checkpoint's own grid holds exactly are put
+    on it (`checkpoint_grid.py`). Without `test_images`, every 5th calibration image is
     held out for the report and never calibrated on, so its figures are measured on images the calibration
     did not see."""
     import edge_bodypix
@@ -145,18 +147,17 @@ def convert_checkpoint(
 
         grid = [layer for layer in grid_layers(read_tfjs(str(path)))
                 if not any(name in layer.name for name in int8_layers)]  # float layers keep their weights
-    placements: Dict[bytes, object] = {}  # converted model -> what `place_on_grid` did to it
 
-    def converted(network) -> bytes:
-        """`network` converted; int8 channels the checkpoint's grid holds put on it."""
+    def converted(network):
+        """(`network` converted, what `place_on_grid` did to it): int8 channels the checkpoint's grid holds
+        exactly are put on it."""
         model = convert(network, quantisation, representative, io_type, per_tensor, input_size,
                         float_layers=int8_layers)
-        if grid:
-            from .checkpoint_grid import place_on_grid
+        if not grid:
+            return model, None
+        from .checkpoint_grid import place_on_grid
 
-            model, placement = place_on_grid(model, grid)
-            placements[model] = placement
-        return model
+        return place_on_grid(model, grid)
 
     rounding = None
     if quantisation == "int8":
@@ -164,27 +165,15 @@ def convert_checkpoint(
             and not per_tensor else "nearest"
     log.info("converting %s to %s", path.name, quantisation)
     reference = None
-    chosen: Optional[Dict[str, object]] = None
+    inputs_used: Optional[str] = None  # what GPTQ was fitted on: "int8 twin" or "float"
     if rounding in ("gptq", "gptq-twin"):
-        fitting, validation = calibration_images, []
-        if rounding == "gptq-twin":  # the candidates are judged on images neither was fitted on
-            step = max(1, len(calibration_images) // VALIDATION_IMAGES)
-            validation = calibration_images[1::step][:VALIDATION_IMAGES]
-            judged = {id(image) for image in validation}
-            fitting = [image for image in calibration_images if id(image) not in judged] or fitting
-        candidates = _gptq_rounded(path, representative_inputs(fitting, stride, normalisation, ROUNDING_SAMPLES,
-                                                               input_size, seed=1),
-                                   representative(), float_layers, twin=rounding == "gptq-twin")
-        models = {inputs: converted(rounded) for inputs, rounded in candidates.items()}
-        if len(models) == 1:
-            model = models["float"]
-        else:
-            reference = _reference_network(path, function, reference_kind, architecture, multiplier, stride,
-                                           normalisation)
-            model, chosen = _closest_to_float(models, reference, validation)
+        rounded, inputs_used = _gptq_rounded(
+            path, representative_inputs(calibration_images, stride, normalisation, ROUNDING_SAMPLES, input_size,
+                                        seed=1),
+            representative(), float_layers, twin=rounding == "gptq-twin")
+        model, placement = converted(rounded)
     else:
-        model = converted(function)
-    placement = placements.get(model)
+        model, placement = converted(function)
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
@@ -202,7 +191,7 @@ def convert_checkpoint(
                         "held_out_for_testing": len(held_out)} if quantisation == "int8" else None,
         "float_layers": list(float_layers) if quantisation == "int8" else [],
         "weight_rounding": rounding,
-        "gptq_inputs": chosen or None,
+        "gptq_inputs": inputs_used,
         "checkpoint_grid": placement.as_dict() if placement else None,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
@@ -252,19 +241,14 @@ def convert_checkpoint(
 
 
 ROUNDING_SAMPLES = 32  # calibration inputs on which GPTQ fits and rounds each layer
-VALIDATION_IMAGES = 12  # calibration images on which the GPTQ candidates are compared
-#: the twin's rounding is kept only when its error there is this share below float-input GPTQ's: a near tie
-#: says nothing on 12 images. (It does not make gptq-twin safe: on quant1 1.00 stride 16 the twin measured
-#: 10% closer there and still lost the worst held-out photo; README "Converting checkpoints".)
-TWIN_MARGIN = 0.03
 
 
-def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str], twin: bool = True) -> Dict[str, object]:
-    """The tfjs graph at `path` with the weights of every convolution not kept float GPTQ-rounded onto TFLite's
-    int8 grid, by input kind: on the float graph's own layer inputs for `inputs` ("float",
-    `weight_rounding.round_weights`) and, with `twin`, fitted on the int8 twin's ("int8 twin", `int8_twin`;
-    left out for a graph the twin cannot run). `calibration`: the converter's calibration inputs, whose
-    activation ranges the twin rounds to."""
+def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str], twin: bool = True):
+    """(the tfjs graph at `path` with the weights of every convolution not kept float GPTQ-rounded onto TFLite's
+    int8 grid, the inputs they were fitted on). With `twin`, fitted on the int8 twin's layer inputs ("int8
+    twin", `int8_twin`), else, or for a graph the twin cannot run, on the float graph's own ("float",
+    `weight_rounding.round_weights`); `inputs` are the samples fitted on, `calibration` the converter's
+    calibration inputs, whose activation ranges the twin rounds to."""
     import dataclasses
 
     from .int8_twin import activation_ranges, round_on_twin, stored_tensors
@@ -279,47 +263,16 @@ def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str], 
     kept = [c for c in every if any(name in c.name for name in float_layers)]
     layers = [c for c in every if c not in kept]
     samples = [batch[0] for batch in inputs]
-    candidates = {}
     if twin:
         names = stored_tensors(nodes)
         try:
             ranges = activation_ranges(build_probe(model, names), names, (batch[0] for batch in calibration))
             rounded = round_on_twin(model, nodes, layers, kept, samples, ranges)
-            candidates["int8 twin"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
+            return build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded})), "int8 twin"
         except ModelFormatError as exc:
-            log.warning("%s: GPTQ on the float graph's layer inputs only", exc)
+            log.warning("%s: GPTQ on the float graph's layer inputs instead", exc)
     rounded = round_weights(model.weights, layers, build_probe(model, [c.input_tensor for c in layers]), samples)
-    candidates["float"] = build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded}))
-    return candidates
-
-
-def _closest_to_float(models: Dict[str, bytes], reference, images) -> Tuple[bytes, Dict[str, object]]:
-    """The converted model whose person logits stay closest to the float graph's near the threshold
-    (`fidelity.segment_error_near_threshold`) on calibration images (the twin's by TWIN_MARGIN at least),
-    and what was measured.
-
-    The twin's rounding of activations follows its own calibration ranges, not exactly the converter's, so
-    what it fits does not always carry over (official quant1 1.00 stride 16: worse than float-input GPTQ);
-    measuring both converted models settles it per checkpoint."""
-    import tempfile
-
-    import edge_bodypix
-
-    from .fidelity import segment_error_near_threshold
-
-    errors = {}
-    with tempfile.TemporaryDirectory(prefix="edge-bodypix-candidate-") as folder:
-        for kind, model in models.items():
-            candidate = Path(folder) / f"{len(errors)}.tflite"
-            candidate.write_bytes(model)
-            errors[kind] = round(segment_error_near_threshold(
-                reference, edge_bodypix.load(model=str(candidate), backend="tflite"), images), 5)
-    best = min(errors, key=errors.get)
-    if best != "float" and "float" in errors and errors[best] > (1 - TWIN_MARGIN) * errors["float"]:
-        best = "float"  # too close to call on 12 images: keep the rounding that needs no simulation
-    log.info("GPTQ on %s layer inputs: segment-logit error near the threshold %s", best, errors)
-    return models[best], {"chosen": best, "segment_logit_rmse_near_threshold": errors,
-                          "measured_on": f"{len(images)} calibration images"}
+    return build_tfjs(dataclasses.replace(model, weights={**model.weights, **rounded})), "float"
 
 
 def _reference_network(path, function, kind, architecture, multiplier, stride, normalisation):

@@ -29,10 +29,9 @@ import numpy as np
 
 from edge_bodypix.errors import ModelFormatError
 
-#: how int8 weights are rounded: GPTQ on the float graph's layer inputs (tfjs checkpoints, per-channel), GPTQ
-#: also fitted on the int8 twin's inputs and kept where it measures closer to float (`int8_twin`), or
-#: TFLite's round-to-nearest
-WEIGHT_ROUNDINGS = ("gptq", "gptq-twin", "nearest")
+#: how int8 weights are rounded: GPTQ fitted on the int8 twin's layer inputs (`int8_twin`, the default; tfjs
+#: checkpoints, per-channel), GPTQ on the float graph's layer inputs, or TFLite's round-to-nearest
+WEIGHT_ROUNDINGS = ("gptq-twin", "gptq", "nearest")
 INT8_LEVELS = 127  # TFLite's symmetric per-channel weight range [-127, 127]
 DAMPING = 0.01  # added to H's diagonal, as a share of its mean: keeps the inverse stable for dead inputs
 #: `reproducing_rows`' pulls towards the float weights, as shares of H's mean diagonal

@@ -51,11 +51,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
                         help="int8: layers kept in float, by name ('' = full integer; default: "
                              f"{','.join(DEFAULT_FLOAT_LAYERS)})")
-    parser.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="gptq",
-                        help="int8 weights of tfjs checkpoints: GPTQ, rounded to keep each layer's output closest "
-                             "to float on the calibration images (default); gptq-twin, also fitted on the int8 "
-                             "model's own layer inputs and kept where it measures closer to float (README); or "
-                             "TFLite's round-to-nearest")
+    parser.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="gptq-twin",
+                        help="int8 weights of tfjs checkpoints: GPTQ fitted on the int8 model's own layer inputs "
+                             "(default; README \"Converting checkpoints\"), GPTQ on the float graph's layer "
+                             "inputs, or TFLite's round-to-nearest")
     parser.add_argument("--json", action="store_true", help="print the fidelity report as JSON")
     parser.set_defaults(handler=run)
 
