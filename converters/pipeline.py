@@ -149,15 +149,22 @@ def convert_checkpoint(
                 if not any(name in layer.name for name in int8_layers)]  # float layers keep their weights
 
     def converted(network):
-        """(`network` converted, what `place_on_grid` did to it): int8 channels the checkpoint's grid holds
-        exactly are put on it."""
+        """(`network` converted, what was done to it after conversion): int8 channels the checkpoint's grid holds
+        exactly are put on it (`checkpoint_grid`), the person logits' range trimmed (`output_range`)."""
         model = convert(network, quantisation, representative, io_type, per_tensor, input_size,
                         float_layers=int8_layers)
-        if not grid:
-            return model, None
-        from .checkpoint_grid import place_on_grid
+        done = {"checkpoint_grid": None, "segment_output_range": None}
+        if grid:
+            from .checkpoint_grid import place_on_grid
 
-        return place_on_grid(model, grid)
+            model, placement = place_on_grid(model, grid)
+            done["checkpoint_grid"] = placement.as_dict()
+        if quantisation == "int8":
+            from .output_range import trim_output_range
+
+            model, trimmed = trim_output_range(model)
+            done["segment_output_range"] = trimmed or None
+        return model, done
 
     rounding = None
     if quantisation == "int8":
@@ -171,9 +178,9 @@ def convert_checkpoint(
             path, representative_inputs(calibration_images, stride, normalisation, ROUNDING_SAMPLES, input_size,
                                         seed=1),
             representative(), float_layers, twin=rounding == "gptq-twin")
-        model, placement = converted(rounded)
+        model, after = converted(rounded)
     else:
-        model, placement = converted(function)
+        model, after = converted(function)
     weights = checkpoint_weights(weight_quantisation)
     name = converted_name(architecture, multiplier, stride, quantisation, input_size, weights=weights)
     directory = Path(output_dir) if output_dir else default_fetch_dir() / "converted"
@@ -192,7 +199,7 @@ def convert_checkpoint(
         "float_layers": list(float_layers) if quantisation == "int8" else [],
         "weight_rounding": rounding,
         "gptq_inputs": inputs_used,
-        "checkpoint_grid": placement.as_dict() if placement else None,
+        **after,
         "source_weight_quantisation": sorted(set(weight_quantisation.values())) or ["float32"],
         "weights": weights,
         "outputs": output_map(model),
@@ -216,7 +223,7 @@ def convert_checkpoint(
               "float_layers": metadata["float_layers"],
               "weight_rounding": rounding,
               "gptq_inputs": metadata["gptq_inputs"],
-              "checkpoint_grid": metadata["checkpoint_grid"],
+              **after,
               "test_images_are_calibration_images": bool(quantisation == "int8" and not held_out
                                                          and set(test_sources) & set(sources))}
     if images:
