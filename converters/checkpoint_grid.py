@@ -20,13 +20,11 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from .tflite_export import flatbuffer_tree
 from .tfjs_reader import TfjsModel
 from .weight_rounding import exact_rows, filter_rows
 
 log = logging.getLogger(__name__)
-
-_CONV_2D, _DEPTHWISE_CONV_2D = 3, 4  # TFLite BuiltinOperator codes
-_INT8, _INT32 = 9, 2  # TFLite TensorType codes
 
 
 @dataclass(frozen=True)
@@ -79,21 +77,22 @@ def place_on_grid(model: bytes, layers: Sequence[GridLayer]) -> Tuple[bytes, Pla
     per-tensor model, or channels that do not fit are left as converted."""
     from tensorflow.lite.tools import flatbuffer_utils
 
-    tree = flatbuffer_utils.convert_bytearray_to_object(model)
+    tree, codes, schema = flatbuffer_tree(model)
     graph = tree.subgraphs[0]
-    codes = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in tree.operatorCodes]
-    targets = []  # (operator, filter tensor, dequantised rows) of every per-channel int8 convolution
+    convolutions = (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D)
+    targets = []  # (operator, filter tensor, depthwise, int8 rows, dequantised rows) of per-channel int8 convolutions
     for operator in graph.operators:
-        depthwise = codes[operator.opcodeIndex] == _DEPTHWISE_CONV_2D
-        if codes[operator.opcodeIndex] not in (_CONV_2D, _DEPTHWISE_CONV_2D):
+        if codes[operator.opcodeIndex] not in convolutions:
             continue
+        depthwise = codes[operator.opcodeIndex] == schema.BuiltinOperator.DEPTHWISE_CONV_2D
         tensor = graph.tensors[operator.inputs[1]]
         scale = np.asarray(tensor.quantization.scale if tensor.quantization else [], np.float64)
         channels = tensor.shape[-1] if depthwise else tensor.shape[0]
-        if tensor.type != _INT8 or len(scale) != channels:
+        if tensor.type != schema.TensorType.INT8 or len(scale) != channels:
             continue
         values = np.asarray(tree.buffers[tensor.buffer].data).view(np.int8).reshape(tuple(tensor.shape))
-        targets.append((operator, tensor, depthwise, _tflite_rows(values, depthwise).astype(np.float64) * scale[:, None]))
+        rows = _tflite_rows(values, depthwise)
+        targets.append((operator, tensor, depthwise, rows, rows.astype(np.float64) * scale[:, None]))
     placed, channels, total, unmatched = 0, 0, 0, []
     for layer in layers:
         original = filter_rows(layer.filter, layer.depthwise).astype(np.float64)
@@ -102,7 +101,7 @@ def place_on_grid(model: bytes, layers: Sequence[GridLayer]) -> Tuple[bytes, Pla
             continue
         match = None
         for target in targets:
-            operator, tensor, depthwise, rows = target
+            operator, tensor, depthwise, _, rows = target
             if depthwise != layer.depthwise or rows.shape != original.shape:
                 continue
             scale = np.asarray(tensor.quantization.scale, np.float64)[exact, None]
@@ -113,7 +112,7 @@ def place_on_grid(model: bytes, layers: Sequence[GridLayer]) -> Tuple[bytes, Pla
             unmatched.append(layer.name)
             continue
         targets.remove(match)
-        _rewrite(tree, graph, match[0], match[1], layer.depthwise, original, exact, layer.step)
+        _rewrite(tree, graph, schema, match[:4], original, exact, layer.step)
         placed += 1
         channels += int(exact.sum())
         total += len(exact)
@@ -124,22 +123,22 @@ def place_on_grid(model: bytes, layers: Sequence[GridLayer]) -> Tuple[bytes, Pla
     return flatbuffer_utils.convert_object_to_bytearray(tree), Placement(placed, channels, total, unmatched)
 
 
-def _rewrite(tree, graph, operator, tensor, depthwise: bool, original: np.ndarray, exact: np.ndarray,
-             step: float) -> None:
-    """Channels `exact` of one convolution's int8 filter to k = w / step at scale `step`; its bias follows."""
-    shape = tuple(tensor.shape)
-    values = _tflite_rows(np.asarray(tree.buffers[tensor.buffer].data).view(np.int8).reshape(shape), depthwise)
-    values = values.astype(np.int64)
+def _rewrite(tree, graph, schema, target, original: np.ndarray, exact: np.ndarray, step: float) -> None:
+    """Channels `exact` of one convolution's int8 filter (`target`: operator, filter tensor, depthwise, int8
+    rows) to k = w / step at scale `step`; its bias follows."""
+    operator, tensor, depthwise, rows = target
+    values = rows.astype(np.int64)
     values[exact] = np.round(original[exact] / step)
     old_scale = np.asarray(tensor.quantization.scale, np.float64)
     new_scale = old_scale.copy()
     new_scale[exact] = np.float32(step)
-    tree.buffers[tensor.buffer].data = _from_rows(values, shape, depthwise).astype(np.int8).reshape(-1).view(np.uint8)
+    stored = _from_rows(values, tuple(tensor.shape), depthwise).astype(np.int8)
+    tree.buffers[tensor.buffer].data = stored.reshape(-1).view(np.uint8)
     tensor.quantization.scale = new_scale.astype(np.float32).tolist()
     if len(operator.inputs) < 3 or operator.inputs[2] < 0:
         return
     bias = graph.tensors[operator.inputs[2]]
-    if bias.type != _INT32:
+    if bias.type != schema.TensorType.INT32:
         return
     input_scale = float(np.float32(graph.tensors[operator.inputs[0]].quantization.scale[0]))
     bias_values = np.asarray(tree.buffers[bias.buffer].data).view(np.int32).astype(np.float64)

@@ -18,10 +18,10 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from .tflite_export import flatbuffer_tree
+
 #: |logit| beyond which the segment output saturates
 LOGIT_LIMIT = 8.0
-_QUANTIZE, _DEQUANTIZE = 114, 6  # TFLite BuiltinOperator codes
-_LEVELS = {9: (-128, 127), 3: (0, 255)}  # TensorType INT8, UINT8 -> their integer range
 
 
 def trim_output_range(model: bytes, role: str = "segments", limit: float = LOGIT_LIMIT) -> Tuple[bytes, Dict]:
@@ -30,27 +30,28 @@ def trim_output_range(model: bytes, role: str = "segments", limit: float = LOGIT
     or one whose output range lies inside the limits already, is returned as it is."""
     from tensorflow.lite.tools import flatbuffer_utils
 
-    tree = flatbuffer_utils.convert_bytearray_to_object(model)
+    tree, codes, schema = flatbuffer_tree(model)
     graph = tree.subgraphs[0]
+    levels = {schema.TensorType.INT8: (-128, 127), schema.TensorType.UINT8: (0, 255)}  # each type's integers
     outputs = {entry.name.decode() if isinstance(entry.name, bytes) else entry.name: entry.tensorIndex
                for entry in tree.signatureDefs[0].outputs}
     if role not in outputs:
         return model, {}
-    codes = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in tree.operatorCodes]
     producers = {index: operator for operator in graph.operators for index in operator.outputs}
     chain = [outputs[role]]  # the output and, through (de)quantisation ops, the tensor computed by the head
-    while chain[-1] in producers and codes[producers[chain[-1]].opcodeIndex] in (_QUANTIZE, _DEQUANTIZE):
+    requantising = (schema.BuiltinOperator.QUANTIZE, schema.BuiltinOperator.DEQUANTIZE)
+    while chain[-1] in producers and codes[producers[chain[-1]].opcodeIndex] in requantising:
         chain.append(producers[chain[-1]].inputs[0])
     readers = [operator for operator in graph.operators if set(operator.inputs) & set(chain)]
     if len(readers) > len(chain) - 1:  # something else reads these tensors: trimming would change it too
         return model, {}
-    quantised = [graph.tensors[index] for index in chain if graph.tensors[index].type in _LEVELS
+    quantised = [graph.tensors[index] for index in chain if graph.tensors[index].type in levels
                  and graph.tensors[index].quantization is not None
                  and len(graph.tensors[index].quantization.scale or []) == 1]
     if not quantised:
         return model, {}
     first = quantised[0]
-    lowest, highest = _LEVELS[first.type]
+    lowest, highest = levels[first.type]
     scale, zero = float(first.quantization.scale[0]), int(first.quantization.zeroPoint[0])
     low, high = (lowest - zero) * scale, (highest - zero) * scale
     if low >= -limit - scale / 2 and high <= limit + scale / 2:  # inside already, to the half step a 0 level costs
@@ -58,10 +59,10 @@ def trim_output_range(model: bytes, role: str = "segments", limit: float = LOGIT
     new_low, new_high = max(low, -limit), min(high, limit)
     new_scale = np.float32((new_high - new_low) / 255)
     for tensor in quantised:
-        lowest, _ = _LEVELS[tensor.type]
+        lowest, _ = levels[tensor.type]
         tensor.quantization.scale = [float(new_scale)]
         tensor.quantization.zeroPoint = [int(round(lowest - new_low / float(new_scale)))]  # 0 on a level
-    lowest, highest = _LEVELS[first.type]
+    lowest, highest = levels[first.type]
     zero = first.quantization.zeroPoint[0]
     kept = [(lowest - zero) * float(new_scale), (highest - zero) * float(new_scale)]  # within half a step of the aim
     change = {"role": role, "calibrated": [round(low, 3), round(high, 3)], "kept": [round(v, 3) for v in kept],

@@ -18,7 +18,7 @@ from edge_bodypix.models.catalogue import WEIGHTS
 from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
 from .onnx_reader import read_onnx
-from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, input_type, output_map
+from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, input_type, kept_float, output_map
 from .weight_rounding import WEIGHT_ROUNDINGS
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def convert_checkpoint(
         from .tfjs_reader import read_tfjs
 
         grid = [layer for layer in grid_layers(read_tfjs(str(path)))
-                if not any(name in layer.name for name in int8_layers)]  # float layers keep their weights
+                if not kept_float(layer.name, int8_layers)]  # float layers keep their weights
 
     def converted(network):
         """(`network` converted, what was done to it after conversion): int8 channels the checkpoint's grid holds
@@ -267,7 +267,7 @@ def _gptq_rounded(path: Path, inputs, calibration, float_layers: Sequence[str], 
     model = read_tfjs(str(path))
     nodes = runnable_nodes(model)
     every = convolutions(model)
-    kept = [c for c in every if any(name in c.name for name in float_layers)]
+    kept = [c for c in every if kept_float(c.name, float_layers)]
     layers = [c for c in every if c not in kept]
     samples = [batch[0] for batch in inputs]
     if twin:

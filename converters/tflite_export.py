@@ -100,11 +100,27 @@ def _selectively_quantised(make_converter, representative, io_type, per_tensor, 
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
     names = [row["tensor_name"] for row in csv.DictReader(io.StringIO(dump.getvalue()))
-             if any(layer in row["tensor_name"].split(";")[0] for layer in float_layers)]
+             if kept_float(row["tensor_name"].split(";")[0], float_layers)]
     if not names:
         return _quantise_and_convert(make_converter(), "int8", representative, io_type, per_tensor)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
     return debugger.get_nondebug_quantized_model()
+
+
+def kept_float(name: str, float_layers: Sequence[str]) -> bool:
+    """Whether the layer (graph node or TFLite tensor) `name` is one of `float_layers` (named by part)."""
+    return any(layer in name for layer in float_layers)
+
+
+def flatbuffer_tree(model: bytes):
+    """(the TFLite model as TensorFlow's mutable object tree, each operator code's builtin operator, TFLite's
+    schema for its enums): for edits that change numbers, not operations (`checkpoint_grid`, `output_range`).
+    Write it back with `tensorflow.lite.tools.flatbuffer_utils.convert_object_to_bytearray`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    tree = flatbuffer_utils.convert_bytearray_to_object(model)
+    return tree, [max(code.builtinCode, code.deprecatedBuiltinCode) for code in tree.operatorCodes], schema
 
 
 def _interpreter(model: bytes):
