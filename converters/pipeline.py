@@ -18,7 +18,7 @@ from edge_bodypix.models.catalogue import WEIGHTS
 from .calibration import collect_images, default_sources, representative_inputs
 from .graph_builder import build_function
 from .onnx_reader import read_onnx
-from .tflite_export import DEFAULT_FLOAT_LAYERS, QUANTISATIONS, convert, input_type, kept_float, output_map
+from .tflite_export import QUANTISATIONS, convert, default_float_layers, input_type, kept_float, output_map
 from .weight_rounding import WEIGHT_ROUNDINGS
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,8 @@ def convert_checkpoint(
 ) -> Conversion:
     """Convert one checkpoint (tfjs model.json, ONNX path or catalogue name); write model, metadata and report.
 
-    int8 keeps `float_layers` in float (default `DEFAULT_FLOAT_LAYERS`; () or an Edge TPU build: full
-    integer). int8 weights of tfjs checkpoints are rounded by GPTQ fitted on the int8 twin's layer inputs
+    int8 keeps `float_layers` in float (default `default_float_layers(stride)`; () or an Edge TPU build:
+    full integer). int8 weights of tfjs checkpoints are rounded by GPTQ fitted on the int8 twin's layer inputs
     (`weight_rounding`: "gptq" fits on the float graph's, "nearest" keeps TFLite's own rounding; see
     `weight_rounding.py`, `int8_twin.py`), and channels a quant1 checkpoint's own grid holds exactly are put
     on it (`checkpoint_grid.py`). Without `test_images`, every 5th calibration image is
@@ -132,7 +132,7 @@ def convert_checkpoint(
     if quantisation == "int8" and not calibration_images:
         raise InvalidParameterError("int8 needs --calibration images or videos")
     if float_layers is None:
-        float_layers = () if edgetpu else DEFAULT_FLOAT_LAYERS
+        float_layers = () if edgetpu else default_float_layers(stride)
     if edgetpu and float_layers:
         raise InvalidParameterError("--edgetpu needs a full-integer model: no --float-layers")
 

@@ -19,6 +19,19 @@ QUANTISATIONS = ("float32", "float16", "dynamic", "int8")
 #: "Converting checkpoints" for the held-out figures of every checkpoint.
 DEFAULT_FLOAT_LAYERS = ("Conv2d_0", "Conv2d_1_depthwise", "Conv2d_1_pointwise", "Conv2d_2_depthwise",
                         "Conv2d_3_depthwise")
+#: At output stride 8, also the rest of the first five blocks (Conv2d_0 to Conv2d_4, up to the first 1x1 at stride
+#: 8). The early int8 activations are what the later layers amplify: on the int8 twin of quant1 1.00 stride 8
+#: the person-logit error near the threshold is 0.058 with float weights on int8 activations, 0.017 with
+#: GPTQ-rounded weights on 16-bit ones. From Conv2d_6 on a stride-8 network runs at 4x the cells of a
+#: stride-16 one, so these layers are a small share of its cost (README "Converting checkpoints": quant1 1.00
+#: stride 8, logit error 0.071 -> 0.060 at 1.12x the full-integer model's Cortex-A76 instructions).
+STRIDE8_FLOAT_LAYERS = DEFAULT_FLOAT_LAYERS + ("Conv2d_2_pointwise", "Conv2d_3_pointwise", "Conv2d_4_depthwise",
+                                               "Conv2d_4_pointwise")
+
+
+def default_float_layers(output_stride: int) -> Tuple[str, ...]:
+    """The layers int8 keeps float by default for a network of `output_stride` (`--float-layers`)."""
+    return STRIDE8_FLOAT_LAYERS if output_stride == 8 else DEFAULT_FLOAT_LAYERS
 
 
 def convert(

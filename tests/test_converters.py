@@ -367,12 +367,14 @@ CALIBRATION_FRAMES = [str(SHARED / "eval" / "coco-keypoints-dev" / "images"), st
 #: int8 (GPTQ fitted on the int8 twin's inputs, quant1 channels on their own grid, person logits' range trimmed,
 #: default float layers) against
 #: each checkpoint's TensorFlow float graph on the held-out COCO person photos, measured with TensorFlow 2.21:
-#: (mean, min) person IoU over photos whose float mask covers >= 0.5% of the frame. The bounds below leave
-#: about 0.02-0.05 for calibration and converter versions (README "Converting checkpoints" has all twelve).
+#: (mean, min) person IoU over photos whose float mask covers >= 0.5% of the frame, and the float mask's persons
+#: (quant1 1.00 stride 8's float network finds few). The bounds below leave about 0.02-0.05 for calibration and
+#: converter versions (README "Converting checkpoints" has all twelve).
 INT8_MEASURED = {
-    "float/050/model-stride8.json": (0.978, 0.928),
-    "quant2/075/model-stride16.json": (0.987, 0.931),
-    "quant1/100/model-stride16.json": (0.977, 0.920),
+    "float/050/model-stride8.json": (0.985, 0.963, 39),
+    "quant2/075/model-stride16.json": (0.987, 0.931, 33),
+    "quant1/100/model-stride16.json": (0.977, 0.920, 16),
+    "quant1/100/model-stride8.json": (0.979, 0.973, 8),  # 0.965 / 0.946 with stride 16's float layers
 }
 
 
@@ -399,15 +401,17 @@ def int8_conversions(tmp_path_factory):
 def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(int8_conversions, checkpoint):
     """float, quant2 and quant1 weights; stride 8 and 16: calibrated on keypoint photos and video frames,
     judged on COCO person photos the calibration never saw, against the checkpoint's own float graph."""
+    from edge_bodypix.converters.tflite_export import default_float_layers
+
     report = int8_conversions(checkpoint).report
     assert report["weight_rounding"] == "gptq-twin" and report["gptq_inputs"] == "int8 twin"
     assert not report["test_images_are_calibration_images"]
     assert (report["checkpoint_grid"] is not None) == checkpoint.startswith("quant1")
-    assert "Conv2d_0" in report["float_layers"]
+    assert report["float_layers"] == list(default_float_layers(8 if "stride8" in checkpoint else 16))
     persons = report["person_iou_vs_float_where_persons"]
-    mean, least = INT8_MEASURED[checkpoint]
+    mean, least, count = INT8_MEASURED[checkpoint]
     assert persons["mean"] >= mean - 0.02 and persons["min"] >= min(least - 0.05, 0.85)
-    assert report["persons"]["lost"] == 0 and report["persons"]["count"] >= 15
+    assert report["persons"]["lost"] == 0 and report["persons"]["count"] >= count - 2
     assert report["part_agreement_vs_float"]["mean"] >= 0.95
 
 

@@ -20,7 +20,8 @@ def _size(text: str):
 
 
 def add_parser(commands) -> None:
-    from ..converters.tflite_export import DEFAULT_FLOAT_LAYERS  # numpy only: TensorFlow loads when converting
+    # numpy only: TensorFlow loads when converting
+    from ..converters.tflite_export import DEFAULT_FLOAT_LAYERS, STRIDE8_FLOAT_LAYERS
     from ..converters.weight_rounding import WEIGHT_ROUNDINGS
 
     parser = commands.add_parser(
@@ -50,7 +51,8 @@ def add_parser(commands) -> None:
                         help="full-integer int8 model input/output type (with float layers: float32)")
     parser.add_argument("--float-layers", type=lambda text: tuple(p for p in text.split(",") if p), metavar="NAME,...",
                         help="int8: layers kept in float, by name ('' = full integer; default: "
-                             f"{','.join(DEFAULT_FLOAT_LAYERS)})")
+                             f"{','.join(DEFAULT_FLOAT_LAYERS)}; at output stride 8 also "
+                             f"{','.join(STRIDE8_FLOAT_LAYERS[len(DEFAULT_FLOAT_LAYERS):])})")
     parser.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="gptq-twin",
                         help="int8 weights of tfjs checkpoints: GPTQ fitted on the int8 model's own layer inputs "
                              "(default; README \"Converting checkpoints\"), GPTQ on the float graph's layer "
