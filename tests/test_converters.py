@@ -411,7 +411,7 @@ def test_int8_of_every_kind_of_checkpoint_keeps_every_person_of_held_out_photos(
     persons = report["person_iou_vs_float_where_persons"]
     mean, least, count = INT8_MEASURED[checkpoint]
     assert persons["mean"] >= mean - 0.02 and persons["min"] >= min(least - 0.05, 0.85)
-    assert report["persons"]["lost"] == 0 and report["persons"]["count"] >= count - 2
+    assert report["persons"]["lost"] == 0 and report["persons"]["count"] >= count - 1
     assert report["part_agreement_vs_float"]["mean"] >= 0.95
 
 
